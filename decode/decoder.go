@@ -1,0 +1,270 @@
+package decode
+
+import (
+	"fmt"
+	"time"
+)
+
+// Options bound what a decoder keeps. The zero value means the defaults.
+type Options struct {
+	// MaxMessageSize is the most payload retained per message (and per
+	// plain HTTP body). Past it the message is marked truncated with a
+	// problem and decoding goes on. Default 64 MiB.
+	MaxMessageSize int64
+	// MaxInflateSize is the most a single compressed message may inflate
+	// to before inflation stops: the expansion limit against decompression
+	// bombs. Default 256 MiB.
+	MaxInflateSize int64
+	// MaxProblemsPerKind caps how many problems of one kind a connection
+	// keeps; a stream of a million masked server frames is one finding, not
+	// a million. The rest are counted in Connection.SuppressedProblems.
+	// Default 100.
+	MaxProblemsPerKind int
+	// Streaming leaves Frames, Messages, Problems and Exchanges of the
+	// Connection empty: everything is only passed to the listener, and the
+	// slices in an event are valid only during the call. Memory then stays
+	// constant however long the connection lives.
+	Streaming bool
+}
+
+const (
+	defaultMaxMessageSize     = 64 << 20
+	defaultMaxInflateSize     = 256 << 20
+	defaultMaxProblemsPerKind = 100
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = defaultMaxMessageSize
+	}
+	if o.MaxInflateSize <= 0 {
+		o.MaxInflateSize = defaultMaxInflateSize
+	}
+	if o.MaxProblemsPerKind <= 0 {
+		o.MaxProblemsPerKind = defaultMaxProblemsPerKind
+	}
+	return o
+}
+
+// EventKind says what happened.
+type EventKind uint8
+
+const (
+	EventOpened    EventKind = iota // first bytes of the connection
+	EventExchange                   // a plain HTTP request and response
+	EventHandshake                  // the Upgrade request and its answer
+	EventFrame                      // a frame, complete
+	EventMessage                    // a message, complete
+	EventProblem                    // a problem found
+	EventClosed                     // the connection ended
+)
+
+func (k EventKind) String() string {
+	return [...]string{"opened", "exchange", "handshake", "frame", "message", "problem", "closed"}[k]
+}
+
+// Event is one thing the decoder found. Index is the position of the frame,
+// message, problem or exchange in the connection (also in streaming mode,
+// where the connection does not keep them).
+type Event struct {
+	Kind     EventKind
+	Conn     *Connection
+	Index    int
+	Frame    *Frame
+	Message  *Message
+	Problem  *Problem
+	Exchange *Exchange
+}
+
+// Listener receives events on the goroutine that feeds the decoder. It must
+// not keep pointers into the event past the call in streaming mode.
+type Listener func(Event)
+
+// Decoder decodes one TCP connection. Feed it the bytes of both directions
+// in capture order; how they are chunked does not change the result. A
+// Decoder is not safe for concurrent use.
+type Decoder struct {
+	conn   *Connection
+	opts   Options
+	listen Listener
+	dirs   [2]direction
+
+	opened bool
+	ended  bool
+	// swapped is set when the framing showed that the side the caller
+	// called client is the server (no handshake seen; RFC 6455 5.1 masking
+	// tells them apart).
+	swapped bool
+	// roles is set once the client side is known: from the handshake or
+	// from the first frame's mask bit.
+	roles bool
+
+	hs handshakeState
+
+	// problemCount counts problems by kind for MaxProblemsPerKind.
+	problemCount map[Kind]int
+
+	// frameIndexes backs Message.Frames for all messages, so that a message
+	// costs no allocation of its own for its frame list.
+	frameIndexes []int
+	// slab backs small payloads for the same reason.
+	slab []byte
+}
+
+// NewDecoder returns a decoder that fills c and calls listen (which may be
+// nil) for every event.
+func NewDecoder(c *Connection, opts Options, listen Listener) *Decoder {
+	d := &Decoder{conn: c, opts: opts.withDefaults(), listen: listen}
+	if c.Protocol == ProtocolUnknown && c.State == 0 {
+		c.State = StateHandshake
+	}
+	d.dirs[Client] = direction{side: Client}
+	d.dirs[Server] = direction{side: Server}
+	return d
+}
+
+// Conn returns the connection the decoder fills.
+func (d *Decoder) Conn() *Connection { return d.conn }
+
+// Feed gives the decoder the next bytes sent by side from, captured at time
+// t. The decoder copies what it keeps; b may be reused after the call.
+func (d *Decoder) Feed(from Side, t time.Time, b []byte) {
+	if d.ended || len(b) == 0 {
+		return
+	}
+	d.touch(t)
+	if d.swapped {
+		from = from.Other()
+	}
+	d.conn.Bytes[from] += int64(len(b))
+	d.feed(&d.dirs[from], t, b)
+}
+
+// Gap tells the decoder that n bytes sent by side from are missing from the
+// capture at time t. Decoding of that direction resumes at the next
+// plausible frame header after the gap.
+func (d *Decoder) Gap(from Side, t time.Time, n int64) {
+	if d.ended || n <= 0 {
+		return
+	}
+	d.touch(t)
+	if d.swapped {
+		from = from.Other()
+	}
+	d.conn.Bytes[from] += n
+	d.gap(&d.dirs[from], t, n)
+}
+
+// End tells the decoder the connection ended (FIN, RST or end of capture)
+// at time t. Anything incomplete is flushed with a problem that says so.
+func (d *Decoder) End(t time.Time) {
+	if d.ended {
+		return
+	}
+	d.touch(t)
+	d.endHandshake(t)
+	for s := range d.dirs {
+		d.endDirection(&d.dirs[s], t)
+	}
+	d.ended = true
+	if d.conn.State != StateRejected && d.conn.State != StateNotWebSocket {
+		d.conn.State = StateClosed
+	}
+	d.emit(Event{Kind: EventClosed, Conn: d.conn})
+}
+
+func (d *Decoder) touch(t time.Time) {
+	if !d.opened {
+		d.opened = true
+		if d.conn.Opened.IsZero() {
+			d.conn.Opened = t
+		}
+		d.emit(Event{Kind: EventOpened, Conn: d.conn})
+	}
+	if t.After(d.conn.LastSeen) {
+		d.conn.LastSeen = t
+	}
+}
+
+func (d *Decoder) emit(e Event) {
+	if d.listen != nil {
+		d.listen(e)
+	}
+}
+
+// problem records p, unless its kind has reached the per-kind cap.
+func (d *Decoder) problem(p Problem) {
+	if d.problemCount == nil {
+		d.problemCount = make(map[Kind]int)
+	}
+	d.problemCount[p.Kind]++
+	if d.problemCount[p.Kind] > d.opts.MaxProblemsPerKind {
+		d.conn.SuppressedProblems++
+		return
+	}
+	idx := len(d.conn.Problems)
+	if d.opts.Streaming {
+		idx = d.conn.ProblemCount
+		d.conn.ProblemCount++
+		d.emit(Event{Kind: EventProblem, Conn: d.conn, Index: idx, Problem: &p})
+		return
+	}
+	d.conn.ProblemCount++
+	d.conn.Problems = append(d.conn.Problems, p)
+	d.emit(Event{Kind: EventProblem, Conn: d.conn, Index: idx, Problem: &d.conn.Problems[idx]})
+}
+
+// problemf records a problem with no frame or message location.
+func (d *Decoder) problemf(sev Severity, kind Kind, from Side, t time.Time, format string, args ...any) {
+	p := newProblem(sev, kind, from, fmt.Sprintf(format, args...))
+	p.Time = t
+	d.problem(p)
+}
+
+// alloc returns a zero-length slice with capacity n, carved from a shared
+// slab when small: most messages are small, and one allocation per 64 KiB
+// of them is much cheaper than one each. The three-index slice keeps an
+// append from running into the neighbour's bytes.
+func (d *Decoder) alloc(n int) []byte {
+	const slabSize = 64 << 10
+	if d.opts.Streaming || n > slabSize/16 {
+		return make([]byte, 0, n)
+	}
+	if cap(d.slab)-len(d.slab) < n {
+		d.slab = make([]byte, 0, slabSize)
+	}
+	s := d.slab[len(d.slab) : len(d.slab) : len(d.slab)+n]
+	d.slab = d.slab[:len(d.slab)+n]
+	return s
+}
+
+// feed dispatches bytes by the direction's mode. Each mode consumes what it
+// can and may switch mode; the rest goes to the new mode.
+func (d *Decoder) feed(dir *direction, t time.Time, b []byte) {
+	for len(b) > 0 {
+		start := dir.pos
+		var n int
+		switch dir.mode {
+		case modeDetect:
+			n = d.detect(dir, t, b)
+		case modeHTTP:
+			n = d.feedHead(dir, t, b)
+		case modeBody:
+			n = d.feedBody(dir, t, b)
+		case modeHold:
+			n = d.hold(dir, t, b)
+		case modeFrames:
+			n = d.feedFrames(dir, t, b)
+		case modeHixie:
+			n = d.feedHixie(dir, t, b)
+		case modeResync:
+			n = d.feedResync(dir, t, b)
+		default: // modeIgnore
+			n = len(b)
+		}
+		// A mode that replays buffered bytes moves pos itself; what this
+		// call consumed is measured from where it started.
+		dir.pos = start + int64(n)
+		b = b[n:]
+	}
+}

@@ -1,0 +1,196 @@
+package decode
+
+import (
+	"errors"
+	"io"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// deflateTail completes a permessage-deflate message for an inflater. The
+// sender removed the 00 00 ff ff of its final sync flush (RFC 7692 7.2.1),
+// so it is appended again (7.2.2), followed by an empty final stored block
+// so that the inflater ends with io.EOF instead of waiting for more.
+var deflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// inflater is the receiving side of permessage-deflate for one direction.
+// With context takeover the LZ77 window of earlier messages is part of the
+// next message's context (RFC 7692 7.2.3.3), so the last window of output
+// is kept and handed to the flate reader as its dictionary.
+type inflater struct {
+	takeover   bool
+	windowSize int
+	window     []byte // the last windowSize bytes of output, when taking over
+	buf        []byte // backing store of window
+	// lost is set when the window could not be kept (a message failed or
+	// was cut off): later messages that reach back into it cannot inflate.
+	lost bool
+
+	fr  io.ReadCloser
+	src tailReader
+}
+
+func newInflater(takeover bool, windowBits int) *inflater {
+	if windowBits < 8 || windowBits > 15 {
+		windowBits = 15
+	}
+	return &inflater{takeover: takeover, windowSize: 1 << windowBits}
+}
+
+// inflateResult is what one message inflated to.
+type inflateResult struct {
+	size      int64 // bytes inflated
+	truncated bool  // retained less than size
+	limited   bool  // stopped at the expansion limit
+	err       error
+}
+
+// inflate decompresses one message. Output up to retain bytes is appended
+// to dst; the rest is only counted (and kept in the window). It stops
+// after maxSize bytes of output, which guards against decompression bombs:
+// a few kilobytes of deflate can claim gigabytes.
+func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64, text *utf8Stream) ([]byte, inflateResult) {
+	var res inflateResult
+	in.src = tailReader{a: compressed, b: deflateTail[:]}
+	var dict []byte
+	if in.takeover {
+		dict = in.window
+	}
+	if in.fr == nil {
+		in.fr = flate.NewReaderDict(&in.src, dict)
+	} else if err := in.fr.(flate.Resetter).Reset(&in.src, dict); err != nil {
+		res.err = err
+		return dst, res
+	}
+
+	var scratch [4096]byte
+	for {
+		var buf []byte
+		intoDst := int64(len(dst)) < retain
+		if intoDst {
+			if len(dst) == cap(dst) {
+				dst = growFor(dst, len(compressed)*4, retain)
+			}
+			buf = dst[len(dst):min(cap(dst), len(dst)+int(retain-int64(len(dst))))]
+		} else {
+			buf = scratch[:]
+		}
+		if res.size+int64(len(buf)) > maxSize {
+			buf = buf[:maxSize-res.size]
+		}
+		if len(buf) == 0 {
+			// Is there more? Read one byte to tell a message of exactly
+			// maxSize from a bomb.
+			n, err := in.fr.Read(scratch[:1])
+			if n > 0 {
+				res.limited = true
+			} else if err != nil && err != io.EOF {
+				res.err = err
+			}
+			break
+		}
+		n, err := in.fr.Read(buf)
+		if n > 0 {
+			out := buf[:n]
+			if text != nil {
+				text.write(out)
+			}
+			if in.takeover {
+				in.keep(out)
+			}
+			if intoDst {
+				dst = dst[:len(dst)+n]
+			} else {
+				res.truncated = true
+			}
+			res.size += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.err = err
+			break
+		}
+	}
+	if res.err != nil || res.limited {
+		in.lost = true
+		in.reset()
+	}
+	if errors.Is(res.err, io.ErrUnexpectedEOF) {
+		res.err = errors.New("compressed data ends early")
+	}
+	return dst, res
+}
+
+// reset starts a fresh context: no_context_takeover, or a lost one.
+func (in *inflater) reset() {
+	in.buf = in.buf[:0]
+	in.window = in.buf
+}
+
+// keep appends output to the window, holding the last windowSize bytes.
+// The buffer has twice that room so that the slide happens once per window
+// of output, not once per read.
+func (in *inflater) keep(p []byte) {
+	ws := in.windowSize
+	if in.buf == nil {
+		in.buf = make([]byte, 0, 2*ws)
+	}
+	if len(p) >= ws {
+		in.buf = append(in.buf[:0], p[len(p)-ws:]...)
+	} else {
+		if len(in.buf)+len(p) > cap(in.buf) {
+			keep := ws - len(p)
+			n := copy(in.buf, in.buf[len(in.buf)-keep:])
+			in.buf = in.buf[:n]
+		}
+		in.buf = append(in.buf, p...)
+	}
+	in.window = in.buf[max(0, len(in.buf)-ws):]
+}
+
+// tailReader reads a then b, without copying them into one buffer. It is an
+// io.ByteReader so the flate reader does not wrap it in a bufio.Reader.
+type tailReader struct {
+	a, b []byte
+}
+
+func (r *tailReader) Read(p []byte) (int, error) {
+	if len(r.a) == 0 {
+		r.a, r.b = r.b, nil
+		if len(r.a) == 0 {
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, r.a)
+	r.a = r.a[n:]
+	return n, nil
+}
+
+func (r *tailReader) ReadByte() (byte, error) {
+	if len(r.a) == 0 {
+		r.a, r.b = r.b, nil
+		if len(r.a) == 0 {
+			return 0, io.EOF
+		}
+	}
+	c := r.a[0]
+	r.a = r.a[1:]
+	return c, nil
+}
+
+// growFor grows b for at least hint more bytes, never past limit in total
+// capacity unless b already holds that much.
+func growFor(b []byte, hint int, limit int64) []byte {
+	want := max(2*cap(b), len(b)+max(hint, 512))
+	if int64(want) > limit {
+		want = int(limit)
+	}
+	if want <= cap(b) {
+		want = cap(b) + 512
+	}
+	nb := make([]byte, len(b), want)
+	copy(nb, b)
+	return nb
+}
