@@ -87,14 +87,13 @@ type Decoder struct {
 	conn   *Connection
 	opts   Options
 	listen Listener
-	dirs   [2]direction
+	// dirs are indexed by the side the caller says bytes come from; each
+	// direction's side is the role its traffic showed (setRole), which
+	// is the other one when the caller's labels were wrong.
+	dirs [2]direction
 
 	opened bool
 	ended  bool
-	// swapped is set when the framing showed that the side the caller
-	// called client is the server (no handshake seen; RFC 6455 5.1 masking
-	// tells them apart).
-	swapped bool
 	// roles is set once the client side is known: from the handshake or
 	// from the first frame's mask bit.
 	roles bool
@@ -109,6 +108,12 @@ type Decoder struct {
 	frameIndexes []int
 	// slab backs small payloads for the same reason.
 	slab []byte
+
+	// evFrame, evMessage and evFrames hold what a streaming event points
+	// to; they are overwritten by the next event.
+	evFrame   Frame
+	evMessage Message
+	evFrames  []int
 }
 
 // NewDecoder returns a decoder that fills c and calls listen (which may be
@@ -133,11 +138,11 @@ func (d *Decoder) Feed(from Side, t time.Time, b []byte) {
 		return
 	}
 	d.touch(t)
-	if d.swapped {
-		from = from.Other()
-	}
-	d.conn.Bytes[from] += int64(len(b))
-	d.feed(&d.dirs[from], t, b)
+	// dirs stay indexed by the caller's label; a direction's side is the
+	// role its traffic showed, which may be the other one.
+	dir := &d.dirs[from]
+	d.conn.Bytes[dir.side] += int64(len(b))
+	d.feed(dir, t, b)
 }
 
 // Gap tells the decoder that n bytes sent by side from are missing from the
@@ -148,11 +153,9 @@ func (d *Decoder) Gap(from Side, t time.Time, n int64) {
 		return
 	}
 	d.touch(t)
-	if d.swapped {
-		from = from.Other()
-	}
-	d.conn.Bytes[from] += n
-	d.gap(&d.dirs[from], t, n)
+	dir := &d.dirs[from]
+	d.conn.Bytes[dir.side] += n
+	d.gap(dir, t, n)
 }
 
 // End tells the decoder the connection ended (FIN, RST or end of capture)
@@ -167,7 +170,11 @@ func (d *Decoder) End(t time.Time) {
 		d.endDirection(&d.dirs[s], t)
 	}
 	d.ended = true
-	if d.conn.State != StateRejected && d.conn.State != StateNotWebSocket {
+	switch {
+	case d.conn.Request == nil && d.conn.Protocol == ProtocolUnknown:
+		// No Upgrade and no frames: plain HTTP, or nothing at all.
+		d.conn.State = StateNotWebSocket
+	case d.conn.State != StateRejected && d.conn.State != StateNotWebSocket:
 		d.conn.State = StateClosed
 	}
 	d.emit(Event{Kind: EventClosed, Conn: d.conn})

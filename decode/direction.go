@@ -59,6 +59,9 @@ type frameState struct {
 	// (the message buffer or ctrl); retained counts the bytes kept there.
 	bufStart int
 	retained int
+	// pending are problems found in this frame, reported with its index
+	// when it is complete.
+	pending []pendingProblem
 }
 
 // messageState is the data message being joined from fragments.
@@ -75,5 +78,5 @@ type messageState struct {
 	buf        []byte // payload (compressed when compressed), up to the limit
 	truncated  bool
 	text       utf8Stream
-	textBadAt  int // index of the frame where the text turned invalid, or -1
+	textBadAt  int // index of the frame where the text turned invalid, badThisFrame, or -1
 }

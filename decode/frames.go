@@ -55,11 +55,11 @@ func (d *Decoder) feedFrames(dir *direction, t time.Time, b []byte) int {
 func (d *Decoder) beginFrame(dir *direction, t time.Time) {
 	f := &dir.frame
 	h := &f.h
-	idx := d.conn.FrameCount
+	// The frame's index is known only once it is complete (see
+	// pendingProblem); idx stands for it in the problems' arguments.
+	idx := thisFrame{}
 	at := func(sev Severity, kind Kind, format string, args ...any) {
-		p := newProblem(sev, kind, dir.side, fmt.Sprintf(format, args...))
-		p.Time, p.Frame, p.Offset = f.time, idx, f.start
-		d.problem(p)
+		f.pending = append(f.pending, pendingProblem{sev: sev, kind: kind, format: format, args: args})
 	}
 
 	v := h.Check()
@@ -133,7 +133,7 @@ func (d *Decoder) beginFrame(dir *direction, t time.Time) {
 		// 1 MiB because it may be a lie or cut by a gap.
 		want := int(min(h.Length, uint64(max(0, d.opts.MaxMessageSize-int64(len(m.buf)))), 1<<20))
 		if cap(m.buf)-len(m.buf) < want {
-			if len(m.buf) == 0 && h.Fin {
+			if len(m.buf) == 0 && h.Fin && !d.opts.Streaming {
 				m.buf = d.alloc(want)
 			} else {
 				m.buf = growFor(m.buf, want, d.opts.MaxMessageSize)
@@ -143,6 +143,44 @@ func (d *Decoder) beginFrame(dir *direction, t time.Time) {
 	if f.left == 0 {
 		d.endFrame(dir, t, false)
 	}
+}
+
+// pendingProblem is a problem found in the header or payload of the frame
+// being read. It is reported when the frame is complete, because frames
+// are numbered in the order they complete: while a large frame of one side
+// arrives, frames of the other side may complete and take the next
+// indexes, so the index a frame will get is not known at its header.
+type pendingProblem struct {
+	sev    Severity
+	kind   Kind
+	format string
+	args   []any
+}
+
+// thisFrame stands for the index of the frame being read in the arguments
+// of a pendingProblem.
+type thisFrame struct{}
+
+// badThisFrame in messageState.textBadAt: the text turned invalid in the
+// frame being read.
+const badThisFrame = -2
+
+// flushPending reports the pending problems of the frame being read, now
+// that its index is known.
+func (d *Decoder) flushPending(dir *direction, idx int) {
+	f := &dir.frame
+	for _, pp := range f.pending {
+		for i, a := range pp.args {
+			if _, ok := a.(thisFrame); ok {
+				pp.args[i] = idx
+			}
+		}
+		p := newProblem(pp.sev, pp.kind, dir.side, fmt.Sprintf(pp.format, pp.args...))
+		p.Time, p.Frame, p.Offset = f.time, idx, f.start
+		d.problem(p)
+	}
+	clear(f.pending)
+	f.pending = f.pending[:0]
 }
 
 func maskBytes(h *FrameHeader) int {
@@ -181,9 +219,13 @@ func (d *Decoder) payload(dir *direction, p []byte) {
 		f.retained += len(kept)
 		if len(kept) < len(p) {
 			m.truncated = true
-			pr := newProblem(Warning, KindMessageTruncated, dir.side, fmt.Sprintf("%s message starting at frame %d is over the %d-byte retain limit; the rest is not kept", dir.side, m.firstFrame(d), d.opts.MaxMessageSize))
-			pr.Time, pr.Frame, pr.Offset = f.time, d.conn.FrameCount, f.start
-			d.problem(pr)
+			first := any(thisFrame{})
+			if len(m.frames) > 0 {
+				first = m.frames[0]
+			}
+			f.pending = append(f.pending, pendingProblem{sev: Warning, kind: KindMessageTruncated,
+				format: "%s message starting at frame %d is over the %d-byte retain limit; the rest is not kept",
+				args:   []any{dir.side, first, d.opts.MaxMessageSize}})
 		}
 	}
 	checkText := m.opcode == OpText && !m.compressed && !m.text.bad
@@ -211,7 +253,7 @@ func (d *Decoder) payload(dir *direction, p []byte) {
 func (d *Decoder) writeText(dir *direction, p []byte) {
 	m := &dir.msg
 	if !m.text.write(p) && m.textBadAt < 0 {
-		m.textBadAt = d.conn.FrameCount
+		m.textBadAt = badThisFrame
 	}
 }
 
@@ -254,6 +296,11 @@ func (d *Decoder) endFrame(dir *direction, t time.Time, cut bool) {
 	f := &dir.frame
 	f.inPayload = false
 	h := &f.h
+	next := d.conn.FrameCount // the index addFrame gives this frame
+	d.flushPending(dir, next)
+	if !f.control && dir.msg.textBadAt == badThisFrame {
+		dir.msg.textBadAt = next
+	}
 	fr := Frame{
 		From: dir.side, Time: f.time, Offset: f.start,
 		Fin: h.Fin, Rsv: h.Rsv, Opcode: h.Opcode, Masked: h.Masked, MaskKey: h.MaskKey,
@@ -280,8 +327,11 @@ func (d *Decoder) endFrame(dir *direction, t time.Time, cut bool) {
 	m := &dir.msg
 	m.frames = append(m.frames, idx)
 	m.frameLens = append(m.frameLens, f.retained)
-	m.wire += int64(h.Size) + int64(h.Length)
-	m.size += int64(h.Length)
+	// A frame cut off counts the payload that arrived (or was lost in a
+	// gap), not the length its header claims, which may not fit an int64.
+	got := int64(h.Length - f.left)
+	m.wire += int64(h.Size) + got
+	m.size += got
 	m.lastTime = f.time
 	if h.Fin || cut {
 		d.finishMessage(dir, t, cut)
@@ -293,7 +343,11 @@ func (d *Decoder) addFrame(fr *Frame) int {
 	idx := d.conn.FrameCount
 	d.conn.FrameCount++
 	if d.opts.Streaming {
-		d.emit(Event{Kind: EventFrame, Conn: d.conn, Index: idx, Frame: fr})
+		// The event points at the decoder's copy, not at the caller's
+		// local: a pointer handed to the listener escapes, and would cost
+		// an allocation per frame.
+		d.evFrame = *fr
+		d.emit(Event{Kind: EventFrame, Conn: d.conn, Index: idx, Frame: &d.evFrame})
 		return idx
 	}
 	d.conn.Frames = append(d.conn.Frames, *fr)
@@ -306,8 +360,11 @@ func (d *Decoder) addMessage(msg *Message, frames []int) int {
 	idx := d.conn.MessageCount
 	d.conn.MessageCount++
 	if d.opts.Streaming {
-		msg.Frames = frames
-		d.emit(Event{Kind: EventMessage, Conn: d.conn, Index: idx, Message: msg})
+		// As in addFrame: the listener sees the decoder's copies.
+		d.evFrames = append(d.evFrames[:0], frames...)
+		d.evMessage = *msg
+		d.evMessage.Frames = d.evFrames
+		d.emit(Event{Kind: EventMessage, Conn: d.conn, Index: idx, Message: &d.evMessage})
 		return idx
 	}
 	start := len(d.frameIndexes)
@@ -321,10 +378,11 @@ func (d *Decoder) addMessage(msg *Message, frames []int) int {
 // controlMessage turns a control frame into the message it is on its own
 // (RFC 6455 5.5), in wire order even between fragments of a data message.
 func (d *Decoder) controlMessage(dir *direction, frameIdx int, fr *Frame) {
+	got := int64(fr.Length - dir.frame.left) // as in endFrame: what arrived
 	msg := Message{
 		From: dir.side, Time: fr.Time, LastTime: fr.Time, Opcode: fr.Opcode,
-		WireSize: int64(fr.HeaderLen) + int64(fr.Length),
-		Size:     int64(fr.Length), Payload: fr.Payload,
+		WireSize: int64(fr.HeaderLen) + got,
+		Size:     got, Payload: fr.Payload,
 		Truncated: uint64(len(fr.Payload)) < fr.Length,
 	}
 	if fr.Opcode == OpClose {

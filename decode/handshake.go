@@ -54,6 +54,10 @@ type httpDirection struct {
 	body bodyReader
 	held []heldChunk
 	size int // bytes held
+	// heads counts the complete heads this direction sent: bytes that are
+	// not HTTP are frames on a direction that sent none (as detect takes
+	// them), and unexpected after one.
+	heads int
 }
 
 type heldChunk struct {
@@ -69,12 +73,12 @@ func (d *Decoder) detect(dir *direction, t time.Time, b []byte) int {
 	if n := skipCRLF(b); n > 0 {
 		return n
 	}
+	// The role is set once the head is parsed: a prefix may look like
+	// both ("H" begins "HTTP/" and "HEAD").
 	switch {
 	case looksLikeResponse(b):
-		d.setRole(dir, Server)
 		dir.mode = modeHTTP
 	case b[0] >= 'A' && b[0] <= 'Z' && looksLikeRequest(b):
-		d.setRole(dir, Client)
 		dir.mode = modeHTTP
 	default:
 		d.startWithoutHandshake(dir, t)
@@ -102,7 +106,6 @@ func (d *Decoder) setRole(dir *direction, role Side) {
 		return
 	}
 	d.dirs[0].side, d.dirs[1].side = d.dirs[1].side, d.dirs[0].side
-	d.swapped = !d.swapped
 	c := d.conn
 	c.Client, c.Server = c.Server, c.Client
 	c.Bytes[0], c.Bytes[1] = c.Bytes[1], c.Bytes[0]
@@ -177,6 +180,7 @@ func (d *Decoder) feedHead(dir *direction, t time.Time, b []byte) int {
 	head := h.head[:end]
 	consumed := end - old
 	h.head = nil
+	h.heads++
 	if looksLikeResponse(head) {
 		d.setRole(dir, Server)
 		resp, err := parseResponseHead(head)
@@ -201,12 +205,18 @@ func (d *Decoder) feedHead(dir *direction, t time.Time, b []byte) int {
 
 // notHTTP handles a direction whose first bytes looked like HTTP for a
 // moment but are not: they are replayed as frames without a handshake, or
-// ignored when HTTP was already spoken on the connection.
+// ignored when this direction already sent HTTP and HTTP is expected.
 func (d *Decoder) notHTTP(dir *direction, t time.Time, old int) int {
 	buf := dir.http.head
 	dir.http.head = nil
-	if d.hs.done || len(d.hs.pending) > 0 || d.conn.Request != nil {
-		d.problemf(Error, KindHandshakeMalformed, dir.side, t, "%s sent bytes that are neither HTTP nor expected here: % x", dir.side, buf[:min(len(buf), 16)])
+	if dir.http.heads > 0 && (d.hs.done || len(d.hs.pending) > 0 || d.conn.Request != nil) {
+		// Show the bytes up to the first one that is not HTTP: how many
+		// more arrived with it depends on the chunking.
+		k := 1
+		for k < len(buf) && (looksLikeRequest(buf[:k]) || looksLikeResponse(buf[:k])) {
+			k++
+		}
+		d.problemf(Error, KindHandshakeMalformed, dir.side, t, "%s sent bytes that are neither HTTP nor expected here: % x", dir.side, buf[:k])
 		dir.mode = modeIgnore
 		return len(buf) - old
 	}
@@ -490,7 +500,9 @@ func (d *Decoder) hold(dir *direction, t time.Time, b []byte) int {
 	h.held = append(h.held, heldChunk{t: t, b: append([]byte(nil), b...), from: dir.pos})
 	h.size += len(b)
 	if h.size > maxHold {
-		d.problemf(Error, KindDataBeforeResponse, dir.side, t, "the client sent %d bytes after its Upgrade request with no answer captured; decoding them as frames", h.size)
+		// The text names the limit, not h.size, which depends on how the
+		// bytes were chunked.
+		d.problemf(Error, KindDataBeforeResponse, dir.side, t, "the client sent more than %d bytes after its Upgrade request with no answer captured; decoding them as frames", maxHold)
 		d.assumeUpgraded(t)
 	}
 	return len(b)
@@ -515,7 +527,7 @@ func (d *Decoder) assumeUpgraded(t time.Time) {
 
 // release replays held client bytes in the mode the answer decided.
 func (d *Decoder) release(dir *direction, next mode) {
-	if dir.mode == modeHold {
+	if dir.mode == modeHold || (dir.mode == modeDetect && next != modeHTTP) {
 		dir.mode = next
 	} else if dir.mode == modeBody && dir.http.body.next == nextHold {
 		dir.http.body.next = nextMode(next)
@@ -528,11 +540,11 @@ func (d *Decoder) release(dir *direction, next mode) {
 	}
 	saved := dir.pos
 	for _, c := range held {
+		dir.pos = c.from
 		if c.b == nil {
 			d.gap(dir, c.t, c.gap)
 			continue
 		}
-		dir.pos = c.from
 		d.feed(dir, c.t, c.b)
 	}
 	dir.pos = saved

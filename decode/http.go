@@ -98,14 +98,14 @@ func parseResponseHead(head []byte) (*Response, error) {
 // line: an upper-case token followed by a space. It needs only a few bytes,
 // so the decoder can tell HTTP from frames early.
 func looksLikeRequest(b []byte) bool {
+	// Only the first 16 bytes count, as in feedHead, so that the answer
+	// does not depend on how much of the stream has arrived.
+	b = b[:min(len(b), 16)]
 	for i, c := range b {
 		if c == ' ' {
 			return i > 0
 		}
 		if c < 'A' || c > 'Z' {
-			return false
-		}
-		if i >= 16 {
 			return false
 		}
 	}

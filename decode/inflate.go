@@ -28,6 +28,10 @@ type inflater struct {
 
 	fr  io.ReadCloser
 	src tailReader
+	// scratch receives output past the retain limit. It lives here because
+	// a local array handed to the flate reader escapes: one allocation per
+	// message otherwise.
+	scratch [4096]byte
 }
 
 func newInflater(takeover bool, windowBits int) *inflater {
@@ -63,7 +67,7 @@ func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64
 		return dst, res
 	}
 
-	var scratch [4096]byte
+	scratch := &in.scratch
 	for {
 		var buf []byte
 		intoDst := int64(len(dst)) < retain

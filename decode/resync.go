@@ -28,6 +28,16 @@ type resyncState struct {
 	// detect: no frame has been seen on this connection yet, so roles are
 	// unknown and the bar is higher (two confirming headers).
 	detect bool
+	// marks are the capture times of the buffered bytes: marks[k].t from
+	// stream position marks[k].pos on. Frames found in the buffer keep the
+	// time of the chunk their first byte came in, not the time of the
+	// chunk that confirmed them.
+	marks []timeMark
+}
+
+type timeMark struct {
+	pos int64
+	t   time.Time
 }
 
 type verdict uint8
@@ -42,6 +52,10 @@ func (d *Decoder) feedResync(dir *direction, t time.Time, b []byte) int {
 	r := &dir.resync
 	if len(r.buf) == 0 {
 		r.start = dir.pos
+		r.marks = r.marks[:0]
+	}
+	if n := len(r.marks); n == 0 || !r.marks[n-1].t.Equal(t) {
+		r.marks = append(r.marks, timeMark{pos: r.start + int64(len(r.buf)), t: t})
 	}
 	r.buf = append(r.buf, b...)
 	d.scanResync(dir, t, false)
@@ -81,6 +95,11 @@ func (r *resyncState) drop(n int) {
 	r.skipped += int64(n)
 	r.start += int64(n)
 	r.buf = append(r.buf[:0], r.buf[n:]...)
+	k := 0
+	for k+1 < len(r.marks) && r.marks[k+1].pos <= r.start {
+		k++
+	}
+	r.marks = append(r.marks[:0], r.marks[k:]...)
 }
 
 // giveUp stops looking: the bytes are not WebSocket frames.
@@ -103,16 +122,40 @@ func (d *Decoder) resume(dir *direction, t time.Time, i int) {
 		}
 		d.setRole(dir, role)
 	}
-	if skipped > 0 {
-		d.problemf(Warning, KindResync, dir.side, t, "%s frames resume at offset %d after %d bytes that could not be decoded", dir.side, r.start+int64(i), skipped)
-	}
 	buf := r.buf[i:]
 	pos := r.start + int64(i)
+	marks := r.marks
+	for len(marks) > 1 && marks[1].pos <= pos {
+		marks = marks[1:]
+	}
+	if len(marks) > 0 {
+		t = marks[0].t
+	}
+	if skipped > 0 {
+		p := newProblem(Warning, KindResync, dir.side, fmt.Sprintf("%s frames resume at offset %d after %d bytes that could not be decoded", dir.side, pos, skipped))
+		p.Time, p.Offset = t, pos
+		d.problem(p)
+	}
 	dir.resync = resyncState{}
 	dir.mode = modeFrames
 	dir.frame = frameState{}
-	dir.pos = pos
-	d.feed(dir, t, buf)
+	// Replay each stretch of the buffer with the time it was captured at.
+	for k := range marks {
+		end := pos + int64(len(buf))
+		if k+1 < len(marks) {
+			end = marks[k+1].pos
+		}
+		from := max(marks[k].pos, pos)
+		if end <= from {
+			continue
+		}
+		dir.pos = from
+		d.feed(dir, marks[k].t, buf[from-pos:end-pos])
+	}
+	if len(marks) == 0 {
+		dir.pos = pos
+		d.feed(dir, t, buf)
+	}
 }
 
 // candidate judges whether a frame starts at buf[i].
@@ -199,6 +242,12 @@ func (d *Decoder) plausible(dir *direction, h *FrameHeader, prev *FrameHeader) b
 func (d *Decoder) gap(dir *direction, t time.Time, n int64) {
 	at := dir.pos
 	dir.pos += n
+	if dir.mode == modeHold {
+		// Kept in place among the held bytes; it is reported when they
+		// are replayed (release), once the answer decided what they are.
+		dir.http.held = append(dir.http.held, heldChunk{t: t, gap: n, from: at})
+		return
+	}
 	p := newProblem(Error, KindMissingBytes, dir.side, "")
 	p.Time, p.Offset = t, at
 	p.Message = fmtMissing(dir.side, n, at)
@@ -241,6 +290,7 @@ func (d *Decoder) gap(dir *direction, t time.Time, n int64) {
 	case modeResync:
 		dir.resync.skipped += int64(len(dir.resync.buf))
 		dir.resync.buf = dir.resync.buf[:0]
+		dir.resync.marks = dir.resync.marks[:0]
 		dir.resync.start = dir.pos
 	case modeHixie:
 		x := &dir.hixie
@@ -259,8 +309,6 @@ func (d *Decoder) gap(dir *direction, t time.Time, n int64) {
 			return
 		}
 		d.afterHTTPGap(dir)
-	case modeHold:
-		dir.http.held = append(dir.http.held, heldChunk{t: t, gap: n, from: at})
 	case modeHTTP, modeDetect:
 		dir.http.head = nil
 		d.afterHTTPGap(dir)
