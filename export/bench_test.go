@@ -1,0 +1,131 @@
+package export_test
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/export"
+)
+
+// BenchmarkJSONWriter writes the recorded session (3 connections, 17
+// messages) per iteration.
+func BenchmarkJSONWriter(b *testing.B) {
+	conns := benchSession(b)
+	b.SetBytes(int64(len(writeJSON(&testing.T{}, export.Options{}, conns...))))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := export.NewJSONWriter(io.Discard, export.Options{})
+		for _, c := range conns {
+			w.Write(c)
+		}
+		w.Close()
+	}
+}
+
+// BenchmarkHARWriter is BenchmarkJSONWriter for the HAR.
+func BenchmarkHARWriter(b *testing.B) {
+	conns := benchSession(b)
+	b.SetBytes(int64(len(writeHAR(&testing.T{}, export.Options{}, conns...))))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := export.NewHARWriter(io.Discard, export.Options{})
+		for _, c := range conns {
+			w.Write(c)
+		}
+		w.Close()
+	}
+}
+
+// BenchmarkStreamingMemory hands b.N connections to one JSON and one HAR
+// writer, as a long capture does, and reports the heap still in use per
+// connection afterwards: a streaming writer keeps none of them.
+func BenchmarkStreamingMemory(b *testing.B) {
+	conns := benchSession(b)
+	j := export.NewJSONWriter(io.Discard, export.Options{})
+	h := export.NewHARWriter(io.Discard, export.Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c := conns[i%len(conns)]
+		j.Write(c)
+		h.Write(c)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "heap-B/conn")
+	j.Close()
+	h.Close()
+}
+
+// BenchmarkLargeMessage writes a connection holding one 16 MiB binary
+// message: base64 goes straight into the output buffer, so the writer
+// allocates a small fraction of the payload.
+func BenchmarkLargeMessage(b *testing.B) {
+	payload := bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6, 7}, 2<<20)
+	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
+	c := &decode.Connection{ID: "1", Frames: []decode.Frame{{From: decode.Server, Time: at, Fin: true, Opcode: decode.OpBinary, Length: uint64(len(payload)), HeaderLen: 10, Payload: payload}},
+		Messages: []decode.Message{{From: decode.Server, Time: at, Opcode: decode.OpBinary, Frames: []int{0}, Size: int64(len(payload)), Payload: payload}}}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := export.NewJSONWriter(io.Discard, export.Options{})
+		w.Write(c)
+		w.Close()
+	}
+}
+
+// BenchmarkNDJSON writes the events of the session.
+func BenchmarkNDJSON(b *testing.B) {
+	var events []decode.Event
+	session(&testing.T{}, func(e decode.Event) { events = append(events, e) })
+	b.ReportAllocs()
+	for b.Loop() {
+		w := export.NewNDJSONWriter(io.Discard, export.Options{})
+		for _, e := range events {
+			w.Event(e)
+		}
+	}
+}
+
+// BenchmarkLoad reads the session back from JSON and from HAR.
+func BenchmarkLoad(b *testing.B) {
+	conns := benchSession(b)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"json", writeJSON(&testing.T{}, export.Options{}, conns...)},
+		{"har", writeHAR(&testing.T{}, export.Options{}, conns...)},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(f.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := export.Load(f.name, bytes.NewReader(f.data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func benchSession(b *testing.B) []*decode.Connection {
+	b.Helper()
+	var conns []*decode.Connection
+	for i, sc := range scripts() {
+		s, err := readStream("testdata/streams/" + sc.name + ".txt")
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, decodeStream(string(rune('1'+i)), s, nil))
+	}
+	return conns
+}

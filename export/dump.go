@@ -1,0 +1,115 @@
+package export
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// previewBytes is how much of a payload a dump line shows.
+const previewBytes = 80
+
+// Dumper prints one line per message as messages complete:
+//
+//	2026-11-21T05:26:41.123456Z #1 client->server text 5 "Hello"
+//	2026-11-21T05:26:41.124000Z #1 server->client binary 3 "\x00\x01\x02"
+//	2026-11-21T05:26:42.000000Z #1 client->server close 5 1000 "bye"
+//
+// The fields are the capture time (UTC, microseconds), the connection id,
+// the direction, the opcode, the decoded size in bytes and a preview of the
+// payload quoted the way Go quotes strings, so control characters and
+// bytes that are not UTF-8 are escaped and one message is always one line.
+// A close message shows its code and reason instead of the raw payload.
+// Flags in brackets end the line: [compressed] for permessage-deflate,
+// [truncated] when the payload was not kept whole, [raw] when it could not
+// be inflated. The dump shows no headers, so redaction does not change it.
+//
+// A Dumper is not safe for concurrent use.
+type Dumper struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+// NewDumper returns a Dumper writing to w. Each line is flushed as it is
+// written.
+func NewDumper(w io.Writer, _ Options) *Dumper {
+	return &Dumper{w: bufio.NewWriter(w)}
+}
+
+// Event prints a line for message events and ignores the others.
+func (d *Dumper) Event(e decode.Event) error {
+	if e.Kind != decode.EventMessage || e.Message == nil {
+		return nil
+	}
+	d.buf = AppendDumpLine(d.buf[:0], e.Conn, e.Message)
+	d.buf = append(d.buf, '\n')
+	if _, err := d.w.Write(d.buf); err != nil {
+		return fmt.Errorf("writing the dump: %w", err)
+	}
+	if err := d.w.Flush(); err != nil {
+		return fmt.Errorf("writing the dump: %w", err)
+	}
+	return nil
+}
+
+// AppendDumpLine appends the dump line of message m of connection c,
+// without a newline.
+func AppendDumpLine(b []byte, c *decode.Connection, m *decode.Message) []byte {
+	b = m.Time.UTC().AppendFormat(b, timeLayout)
+	b = append(b, " #"...)
+	if c != nil {
+		b = append(b, c.ID...)
+	}
+	if m.From == decode.Client {
+		b = append(b, " client->server "...)
+	} else {
+		b = append(b, " server->client "...)
+	}
+	b = append(b, m.Opcode.String()...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, m.Size, 10)
+	b = append(b, ' ')
+	if m.Opcode == decode.OpClose && m.Close != nil {
+		if m.Close.HasCode {
+			b = strconv.AppendUint(b, uint64(m.Close.Code), 10)
+			b = append(b, ' ')
+			b = appendPreview(b, []byte(m.Close.Reason))
+		} else {
+			b = append(b, "(no code)"...)
+		}
+	} else {
+		b = appendPreview(b, m.Payload)
+	}
+	if m.Compressed {
+		b = append(b, " [compressed]"...)
+	}
+	if m.Truncated {
+		b = append(b, " [truncated]"...)
+	}
+	if m.Raw {
+		b = append(b, " [raw]"...)
+	}
+	return b
+}
+
+// appendPreview appends the first previewBytes of p, quoted, cut at a
+// character boundary, with "..." after the quote when p is longer.
+func appendPreview(b []byte, p []byte) []byte {
+	n := len(p)
+	if n > previewBytes {
+		n = previewBytes
+		// Do not cut a UTF-8 character in two: step back to its start.
+		for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(p[n]); i++ {
+			n--
+		}
+	}
+	b = strconv.AppendQuote(b, string(p[:n]))
+	if n < len(p) {
+		b = append(b, "..."...)
+	}
+	return b
+}

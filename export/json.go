@@ -1,0 +1,385 @@
+package export
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// JSONFormat is the value of the top-level "format" member of a wstap JSON
+// export, and JSONVersion its "version": a reader can tell the file from
+// any other JSON and refuse a version it does not know.
+const (
+	JSONFormat  = "wstap"
+	JSONVersion = 1
+)
+
+// JSONWriter writes the full-fidelity JSON export described in DESIGN.md:
+// every connection with its handshake, frames, messages, close and
+// problems. It streams: the opening is written by NewJSONWriter, each
+// connection by Write as it is handed over, the closing by Close.
+//
+// Beyond the contract fields it writes what a reader needs to rebuild the
+// connection exactly (Load reads it all back): stream offsets and header
+// lengths of frames, a frame's payload when it cannot be cut out of its
+// message's payload (compressed messages, truncated or unfinished ones),
+// the wire size, the state and the protocol. A close message carries its
+// payload as data_base64 and its parsed code and reason in "close".
+//
+// A JSONWriter is not safe for concurrent use.
+type JSONWriter struct {
+	e    *jw
+	opts Options
+	n    int
+	done bool
+}
+
+// NewJSONWriter starts a JSON export on w.
+func NewJSONWriter(w io.Writer, opts Options) *JSONWriter {
+	j := &JSONWriter{e: newJW(w), opts: opts}
+	j.e.raw(fmt.Sprintf("{\n  \"format\": %q,\n  \"version\": %d,\n  \"connections\": [", JSONFormat, JSONVersion))
+	return j
+}
+
+// Write appends one connection and flushes it to the underlying writer, so
+// that the caller may drop the connection afterwards.
+func (j *JSONWriter) Write(c *decode.Connection) error {
+	if j.done {
+		return errors.New("json export: write after close")
+	}
+	if j.n > 0 {
+		j.e.raw(",")
+	}
+	j.e.raw("\n    ")
+	j.n++
+	writeConnJSON(j.e, c, j.opts.Redact)
+	if err := j.e.flush(); err != nil {
+		return fmt.Errorf("writing connection %s as JSON: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Close writes the end of the document and flushes. It does not close the
+// underlying writer.
+func (j *JSONWriter) Close() error {
+	if j.done {
+		return j.e.err
+	}
+	j.done = true
+	if j.n > 0 {
+		j.e.raw("\n  ")
+	}
+	j.e.raw("]\n}\n")
+	if err := j.e.flush(); err != nil {
+		return fmt.Errorf("finishing the JSON export: %w", err)
+	}
+	return nil
+}
+
+// writeConnJSON writes one connection object at the indentation of a member
+// of "connections".
+func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
+	const in = "      "
+	o := e.object(in)
+	o.str("id", c.ID)
+	o.str("client", c.Client)
+	o.str("server", c.Server)
+	o.str("source", c.Source)
+	o.str("protocol", c.Protocol.String())
+	o.str("state", c.State.String())
+	o.bool("tls", c.TLS)
+	o.str("url", r.target(c.URL))
+	o.timeIf("opened", c.Opened)
+	o.timeIf("last_seen", c.LastSeen)
+	if c.Request != nil {
+		o.key("request")
+		writeRequestJSON(e, c.Request, r, in+"  ")
+	}
+	if c.Response != nil {
+		o.key("response")
+		writeResponseJSON(e, c.Response, r, in+"  ")
+	}
+	o.str("subprotocol", r.subprotocol(c.Subprotocol))
+	o.str("extensions", c.Extensions)
+	if p := c.Deflate; p != nil {
+		d := o.key("deflate").object("")
+		d.bool("server_no_context_takeover", p.ServerNoContextTakeover)
+		d.bool("client_no_context_takeover", p.ClientNoContextTakeover)
+		d.int("server_max_window_bits", int64(p.ServerMaxWindowBits))
+		d.int("client_max_window_bits", int64(p.ClientMaxWindowBits))
+		d.end()
+	}
+	o.key("exchanges")
+	writeList(e, in, len(c.Exchanges), func(i int) {
+		x := e.object(in + "    ")
+		if q := c.Exchanges[i].Request; q != nil {
+			x.key("request")
+			writeRequestJSON(e, q, r, in+"      ")
+		}
+		if p := c.Exchanges[i].Response; p != nil {
+			x.key("response")
+			writeResponseJSON(e, p, r, in+"      ")
+		}
+		x.end()
+	})
+
+	derivable := derivableMessages(c)
+	o.key("frames")
+	writeList(e, in, len(c.Frames), func(i int) {
+		f := &c.Frames[i]
+		fromMessage := f.Message >= 0 && f.Message < len(derivable) && derivable[f.Message]
+		writeFrameJSON(e, f, !fromMessage)
+	})
+	o.key("messages")
+	writeList(e, in, len(c.Messages), func(i int) { writeMessageJSON(e, &c.Messages[i]) })
+	if c.Close != nil {
+		o.key("close")
+		writeCloseJSON(e, c.Close)
+	}
+	if c.CloseReply != nil {
+		o.key("close_reply")
+		writeCloseJSON(e, c.CloseReply)
+	}
+	o.key("problems")
+	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
+	o.int("frame_count", int64(c.FrameCount))
+	o.int("message_count", int64(c.MessageCount))
+	o.int("problem_count", int64(c.ProblemCount))
+	o.int("suppressed_problems", int64(c.SuppressedProblems))
+	b := o.key("bytes").object("")
+	b.int("client", c.Bytes[decode.Client])
+	b.int("server", c.Bytes[decode.Server])
+	b.end()
+	o.end()
+}
+
+// writeList writes a JSON array with one element per line indented by in
+// and two spaces, or on one line when in is empty; [] when empty.
+func writeList(e *jw, in string, n int, item func(i int)) {
+	if n == 0 {
+		e.raw("[]")
+		return
+	}
+	if in == "" {
+		e.raw("[")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				e.raw(", ")
+			}
+			item(i)
+		}
+		e.raw("]")
+		return
+	}
+	e.raw("[")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			e.raw(",")
+		}
+		e.raw("\n")
+		e.raw(in)
+		e.raw("  ")
+		item(i)
+	}
+	e.raw("\n")
+	e.raw(in)
+	e.raw("]")
+}
+
+// derivableMessages reports, per message, whether the payloads of its
+// frames are exactly consecutive slices of the message's payload, each as
+// long as its length field. The frames of such a message are written
+// without their payload, which would only repeat the message's; a reader
+// cuts them out again.
+func derivableMessages(c *decode.Connection) []bool {
+	out := make([]bool, len(c.Messages))
+	for mi := range c.Messages {
+		m := &c.Messages[mi]
+		if m.Compressed && !m.Raw {
+			continue // the frames carry the compressed bytes
+		}
+		off, ok := 0, true
+		for _, fi := range m.Frames {
+			if fi < 0 || fi >= len(c.Frames) {
+				ok = false
+				break
+			}
+			f := &c.Frames[fi]
+			if uint64(len(f.Payload)) != f.Length || off+len(f.Payload) > len(m.Payload) ||
+				!bytes.Equal(f.Payload, m.Payload[off:off+len(f.Payload)]) {
+				ok = false
+				break
+			}
+			off += len(f.Payload)
+		}
+		out[mi] = ok && off == len(m.Payload)
+	}
+	return out
+}
+
+// writeHeadersJSON writes headers one per line. A value that is not UTF-8
+// (obs-text, RFC 9110 5.5) also gets value_base64, so no byte is lost.
+func writeHeadersJSON(e *jw, hs []decode.Header, in string) {
+	writeList(e, in, len(hs), func(i int) {
+		h := o1(e)
+		h.str("name", hs[i].Name)
+		h.str("value", hs[i].Value)
+		if !utf8.ValidString(hs[i].Value) {
+			h.key("value_base64").base64([]byte(hs[i].Value))
+		}
+		h.end()
+	})
+}
+
+// o1 starts a one-line object.
+func o1(e *jw) obj { return e.object("") }
+
+// writeBody writes an HTTP body as text when it is UTF-8, base64 otherwise.
+func writeBody(o *obj, body []byte, size int64) {
+	o.int("body_size", size)
+	switch {
+	case len(body) == 0:
+	case utf8.Valid(body):
+		o.key("body").strBytes(body)
+	default:
+		o.key("body_base64").base64(body)
+	}
+}
+
+func writeRequestJSON(e *jw, q *decode.Request, r Redaction, in string) {
+	o := e.object(in)
+	o.str("method", q.Method)
+	o.str("target", r.target(q.Target))
+	o.str("proto", q.Proto)
+	o.timeIf("time", q.Time)
+	o.key("headers")
+	writeHeadersJSON(e, r.headers(q.Headers), in)
+	writeBody(&o, q.Body, q.BodySize)
+	o.end()
+}
+
+func writeResponseJSON(e *jw, p *decode.Response, r Redaction, in string) {
+	o := e.object(in)
+	o.str("proto", p.Proto)
+	o.int("status", int64(p.Status))
+	o.str("reason", p.Reason)
+	o.timeIf("time", p.Time)
+	o.key("headers")
+	writeHeadersJSON(e, r.headers(p.Headers), in)
+	writeBody(&o, p.Body, p.BodySize)
+	o.end()
+}
+
+func writeFrameJSON(e *jw, f *decode.Frame, payload bool) {
+	o := o1(e)
+	o.str("from", sideName(f.From))
+	o.timeIf("time", f.Time)
+	o.int("offset", f.Offset)
+	o.bool("fin", f.Fin)
+	o.int("rsv", int64(f.Rsv))
+	o.int("opcode", int64(f.Opcode))
+	o.bool("masked", f.Masked)
+	if f.Masked {
+		o.key("mask_key").hex(f.MaskKey[:])
+	}
+	o.key("length").uint(f.Length)
+	o.int("header_length", int64(f.HeaderLen))
+	o.int("message", int64(f.Message))
+	if payload && (len(f.Payload) > 0 || f.Message >= 0) {
+		o.key("payload_base64").base64(f.Payload)
+	}
+	o.end()
+}
+
+// isText reports whether a message's payload is written as "text": a text
+// message whose payload is UTF-8 as it stands (not still compressed).
+func isText(m *decode.Message) bool {
+	return m.Opcode == decode.OpText && !m.Raw && utf8.Valid(m.Payload)
+}
+
+func writeMessageJSON(e *jw, m *decode.Message) {
+	o := o1(e)
+	messageFields(&o, m)
+	o.end()
+}
+
+// messageFields writes the members of a message object.
+func messageFields(o *obj, m *decode.Message) {
+	o.str("from", sideName(m.From))
+	o.timeIf("time", m.Time)
+	o.timeIf("last_time", m.LastTime)
+	o.int("opcode", int64(m.Opcode))
+	o.bool("compressed", m.Compressed)
+	fr := o.key("frames")
+	fr.raw("[")
+	for i, f := range m.Frames {
+		if i > 0 {
+			fr.raw(", ")
+		}
+		fr.int(int64(f))
+	}
+	fr.raw("]")
+	o.int("wire_size", m.WireSize)
+	o.int("size", m.Size)
+	if m.Truncated {
+		o.bool("truncated", true)
+	}
+	if m.Raw {
+		o.bool("raw", true)
+	}
+	if m.Opcode == decode.OpText || m.Opcode == decode.OpClose {
+		o.bool("text_valid", m.TextValid)
+	}
+	if c := m.Close; c != nil {
+		cl := o.key("close").object("")
+		if c.HasCode {
+			cl.int("code", int64(c.Code))
+			cl.str("reason", c.Reason)
+		}
+		cl.end()
+	}
+	if isText(m) {
+		o.key("text").strBytes(m.Payload)
+	} else {
+		o.key("data_base64").base64(m.Payload)
+	}
+}
+
+func writeCloseJSON(e *jw, c *decode.Close) {
+	o := o1(e)
+	o.str("from", sideName(c.From))
+	o.timeIf("time", c.Time)
+	if c.HasCode {
+		o.int("code", int64(c.Code))
+		o.str("reason", c.Reason)
+	}
+	o.end()
+}
+
+func writeProblemJSON(e *jw, p *decode.Problem) {
+	o := o1(e)
+	problemFields(&o, p)
+	o.end()
+}
+
+// problemFields writes the members of a problem object.
+func problemFields(o *obj, p *decode.Problem) {
+	o.str("severity", p.Severity.String())
+	o.str("kind", string(p.Kind))
+	o.str("message", p.Message)
+	o.str("from", sideName(p.From))
+	o.timeIf("time", p.Time)
+	if p.Frame >= 0 {
+		o.int("frame", int64(p.Frame))
+	}
+	if p.MessageIndex >= 0 {
+		o.int("message_index", int64(p.MessageIndex))
+	}
+	if p.Offset >= 0 {
+		o.int("offset", p.Offset)
+	}
+}

@@ -1,0 +1,121 @@
+package export
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// NDJSONWriter writes one JSON object per line for each event as it
+// happens, and flushes after each, so that a long-running proxy that is
+// killed loses nothing already seen and the stream can be piped into jq or
+// a log shipper. Every line has "event" (opened, exchange, handshake,
+// message, problem, closed) and "conn" (the connection id); the other
+// members are those of the JSON export:
+//
+//	{"event": "opened", "conn": "1", "time": ..., "client": ..., "server": ..., "source": ...}
+//	{"event": "exchange", "conn": "1", "index": 0, "request": {...}, "response": {...}}
+//	{"event": "handshake", "conn": "1", "time": ..., "url": ..., "state": ..., "protocol": ..., "request": {...}, "response": {...}, "subprotocol": ..., "extensions": ...}
+//	{"event": "message", "conn": "1", "index": 0, "from": "client", "time": ..., "opcode": 1, ..., "text": "Hello"}
+//	{"event": "problem", "conn": "1", "index": 0, "severity": "error", "kind": ..., "message": ..., ...}
+//	{"event": "closed", "conn": "1", "time": ..., "state": ..., "close": {...}, "frame_count": ..., ...}
+//
+// Frame events are not written: a message lists the indexes of its frames,
+// and the JSON export has the frames in full.
+//
+// An NDJSONWriter is not safe for concurrent use.
+type NDJSONWriter struct {
+	e    *jw
+	opts Options
+}
+
+// NewNDJSONWriter returns a writer of events to w.
+func NewNDJSONWriter(w io.Writer, opts Options) *NDJSONWriter {
+	return &NDJSONWriter{e: newJW(w), opts: opts}
+}
+
+// Event writes the line for e, if it has one, and flushes it.
+func (n *NDJSONWriter) Event(ev decode.Event) error {
+	c := ev.Conn
+	switch {
+	case c == nil, ev.Kind == decode.EventFrame,
+		ev.Kind == decode.EventMessage && ev.Message == nil,
+		ev.Kind == decode.EventProblem && ev.Problem == nil:
+		return nil
+	}
+	e, r := n.e, n.opts.Redact
+	o := o1(e)
+	o.str("event", ev.Kind.String())
+	o.str("conn", c.ID)
+	switch ev.Kind {
+	case decode.EventOpened:
+		o.timeIf("time", c.Opened)
+		o.str("client", c.Client)
+		o.str("server", c.Server)
+		o.str("source", c.Source)
+	case decode.EventExchange:
+		o.int("index", int64(ev.Index))
+		if x := ev.Exchange; x != nil {
+			if x.Request != nil {
+				o.key("request")
+				writeRequestJSON(e, x.Request, r, "")
+			}
+			if x.Response != nil {
+				o.key("response")
+				writeResponseJSON(e, x.Response, r, "")
+			}
+		}
+	case decode.EventHandshake:
+		switch {
+		case c.Response != nil:
+			o.timeIf("time", c.Response.Time)
+		case c.Request != nil:
+			o.timeIf("time", c.Request.Time)
+		}
+		o.str("url", r.target(c.URL))
+		o.str("state", c.State.String())
+		o.str("protocol", c.Protocol.String())
+		if c.Request != nil {
+			o.key("request")
+			writeRequestJSON(e, c.Request, r, "")
+		}
+		if c.Response != nil {
+			o.key("response")
+			writeResponseJSON(e, c.Response, r, "")
+		}
+		o.str("subprotocol", r.subprotocol(c.Subprotocol))
+		o.str("extensions", c.Extensions)
+	case decode.EventMessage:
+		o.int("index", int64(ev.Index))
+		messageFields(&o, ev.Message)
+	case decode.EventProblem:
+		o.int("index", int64(ev.Index))
+		problemFields(&o, ev.Problem)
+	case decode.EventClosed:
+		o.timeIf("time", c.LastSeen)
+		o.str("state", c.State.String())
+		if c.Close != nil {
+			o.key("close")
+			writeCloseJSON(e, c.Close)
+		}
+		if c.CloseReply != nil {
+			o.key("close_reply")
+			writeCloseJSON(e, c.CloseReply)
+		}
+		o.int("frame_count", int64(c.FrameCount))
+		o.int("message_count", int64(c.MessageCount))
+		o.int("problem_count", int64(c.ProblemCount))
+		o.int("suppressed_problems", int64(c.SuppressedProblems))
+		b := o.key("bytes").object("")
+		b.int("client", c.Bytes[decode.Client])
+		b.int("server", c.Bytes[decode.Server])
+		b.end()
+	}
+	o.end()
+	e.raw("\n")
+	if err := e.flush(); err != nil {
+		return fmt.Errorf("writing the %s event of connection %s: %w", ev.Kind, c.ID, err)
+	}
+	return nil
+}
