@@ -114,8 +114,11 @@ func (d *Decoder) resume(dir *direction, t time.Time, i int) {
 	skipped := r.skipped + int64(i)
 	var h FrameHeader
 	ParseFrameHeader(r.buf[i:], &h)
-	if r.detect && !d.roles {
-		// RFC 6455 5.1: clients mask, servers do not.
+	if !d.roles {
+		// RFC 6455 5.1: clients mask, servers do not. The first frames
+		// found decide, also when they follow a gap rather than start the
+		// capture: a later decision would relabel a direction whose frames
+		// were already reported.
 		role := Server
 		if h.Masked {
 			role = Client
@@ -229,7 +232,9 @@ func (d *Decoder) plausible(dir *direction, h *FrameHeader, prev *FrameHeader) b
 	default:
 		return false
 	}
-	if h.Opcode == OpContinuation && prev != nil && prev.Fin {
+	// A continuation cannot follow a finished data message; a control
+	// frame in between says nothing (it may sit between fragments, 5.4).
+	if h.Opcode == OpContinuation && prev != nil && prev.Fin && !prev.Opcode.IsControl() {
 		return false
 	}
 	if h.Length > 1<<32 {
