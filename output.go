@@ -168,11 +168,24 @@ type exportFile struct {
 	out   io.Writer
 	final string   // "" for stdout
 	tmp   *os.File // nil for stdout
-	err   error
+	// direct is a device or pipe written in place, not renamed into.
+	direct *os.File
+	err    error
 }
 
 func (o *outputs) create(path string, stdout io.Writer) (*exportFile, error) {
 	x := &exportFile{out: stdout}
+	if st, err := os.Stat(path); err == nil && path != "-" && st.Mode()&(os.ModeDevice|os.ModeNamedPipe|os.ModeSocket) != 0 {
+		// A device or a pipe (--json /dev/null, a FIFO) is written in
+		// place: renaming a file over it would replace it.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		x.direct, x.out = f, f
+		o.exports = append(o.exports, x)
+		return x, nil
+	}
 	if path != "-" {
 		dir, base := filepath.Split(path)
 		if dir == "" {
@@ -275,6 +288,12 @@ func (x *exportFile) finish() error {
 	if x.err == nil {
 		x.err = x.w.Close()
 	}
+	if x.direct != nil {
+		if err := x.direct.Close(); x.err == nil {
+			x.err = err
+		}
+		return x.err
+	}
 	if x.tmp == nil {
 		return x.err
 	}
@@ -305,6 +324,9 @@ func (o *outputs) abort() {
 		if x.tmp != nil {
 			x.tmp.Close()
 			os.Remove(x.tmp.Name())
+		}
+		if x.direct != nil {
+			x.direct.Close()
 		}
 	}
 	o.exports = nil

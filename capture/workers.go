@@ -1,0 +1,200 @@
+package capture
+
+import (
+	"sync"
+	"time"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// Decoding, not reassembly, is most of the work of reading a capture
+// (inflating compressed messages above all). With Options.Workers the
+// tracker's goroutine only reads and reassembles, and hands each
+// connection's bytes, in order, to one of several decoding goroutines.
+// A connection always goes to the same worker, so its decoder sees what
+// it would have seen inline; connections are handed out in the same order
+// as inline, through a sequencer.
+
+// op is one step for a connection's decoder.
+type op struct {
+	dd   *decoding
+	kind opKind
+	side decode.Side
+	t    time.Time
+	data []byte
+	gap  int64
+	seq  int64 // for opEnd: its place in the order of handing out
+}
+
+type opKind uint8
+
+const (
+	opFeed opKind = iota
+	opGap
+	opEnd
+)
+
+// batch carries ops to a worker; arena holds the bytes of its feeds.
+type batch struct {
+	ops   []op
+	arena []byte
+}
+
+const (
+	batchOps   = 2048
+	batchBytes = 256 << 10
+)
+
+type workers struct {
+	t    *Tracker
+	in   []chan *batch
+	cur  []*batch
+	free chan *batch
+	wg   sync.WaitGroup
+
+	// The sequencer: ended connections are handed out in the order the
+	// tracker ended them (seq), whichever worker finishes first.
+	mu    sync.Mutex
+	ended map[int64]*decode.Connection
+	next  int64
+	seq   int64
+}
+
+func newWorkers(t *Tracker, n int) *workers {
+	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), ended: make(map[int64]*decode.Connection)}
+	for i := range w.in {
+		w.in[i] = make(chan *batch, 4)
+		w.cur[i] = w.batch()
+		w.wg.Add(1)
+		go w.run(w.in[i])
+	}
+	return w
+}
+
+func (w *workers) batch() *batch {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return &batch{ops: make([]op, 0, batchOps), arena: make([]byte, 0, batchBytes)}
+	}
+}
+
+// run decodes the batches of one worker.
+func (w *workers) run(in <-chan *batch) {
+	defer w.wg.Done()
+	for b := range in {
+		for i := range b.ops {
+			o := &b.ops[i]
+			switch o.kind {
+			case opFeed:
+				o.dd.feed(o.side, o.t, o.data)
+			case opGap:
+				o.dd.gap(o.side, o.t, o.gap)
+			case opEnd:
+				w.complete(o.seq, o.dd.end(o.t))
+			}
+			*o = op{}
+		}
+		b.ops, b.arena = b.ops[:0], b.arena[:0]
+		select {
+		case w.free <- b:
+		default:
+		}
+	}
+}
+
+// add queues o for the worker of connection order.
+func (w *workers) add(order int64, o op) {
+	i := int(order % int64(len(w.in)))
+	b := w.cur[i]
+	if o.data != nil {
+		if len(b.arena)+len(o.data) > cap(b.arena) && len(b.ops) > 0 {
+			b = w.send(i)
+		}
+		if len(o.data) > cap(b.arena)-len(b.arena) {
+			o.data = append([]byte(nil), o.data...) // larger than an arena
+		} else {
+			start := len(b.arena)
+			b.arena = append(b.arena, o.data...)
+			o.data = b.arena[start:len(b.arena):len(b.arena)]
+		}
+	}
+	b.ops = append(b.ops, o)
+	if len(b.ops) >= batchOps {
+		w.send(i)
+	}
+}
+
+// send hands worker i its current batch and returns a fresh one.
+func (w *workers) send(i int) *batch {
+	w.in[i] <- w.cur[i]
+	w.cur[i] = w.batch()
+	return w.cur[i]
+}
+
+// flush hands every worker what it has queued.
+func (w *workers) flush() {
+	for i := range w.in {
+		if len(w.cur[i].ops) > 0 {
+			w.send(i)
+		}
+	}
+}
+
+// close waits until every queued op was decoded and every connection
+// handed out.
+func (w *workers) close() {
+	w.flush()
+	for _, in := range w.in {
+		close(in)
+	}
+	w.wg.Wait()
+}
+
+// complete hands out the connections that ended, in order.
+func (w *workers) complete(seq int64, c *decode.Connection) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended[seq] = c
+	for {
+		c, ok := w.ended[w.next]
+		if !ok {
+			return
+		}
+		delete(w.ended, w.next)
+		w.next++
+		if c != nil && w.t.opts.Done != nil {
+			w.t.opts.Done(c)
+		}
+	}
+}
+
+// feed, gap and endDecoding give a connection's decoder its next step,
+// inline or through its worker.
+func (t *Tracker) feed(dd *decoding, side decode.Side, at time.Time, b []byte) {
+	if t.work == nil {
+		dd.feed(side, at, b)
+		return
+	}
+	t.work.add(dd.order, op{dd: dd, kind: opFeed, side: side, t: at, data: b})
+}
+
+func (t *Tracker) gap(dd *decoding, side decode.Side, at time.Time, n int64) {
+	if t.work == nil {
+		dd.gap(side, at, n)
+		return
+	}
+	t.work.add(dd.order, op{dd: dd, kind: opGap, side: side, t: at, gap: n})
+}
+
+func (t *Tracker) endDecoding(dd *decoding, at time.Time) {
+	if t.work == nil {
+		if c := dd.end(at); c != nil && t.opts.Done != nil {
+			t.opts.Done(c)
+		}
+		return
+	}
+	t.work.add(dd.order, op{dd: dd, kind: opEnd, t: at, seq: t.work.seq})
+	t.work.seq++
+}
