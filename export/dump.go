@@ -10,19 +10,25 @@ import (
 	"github.com/wstap/wstap/decode"
 )
 
-// previewBytes is how much of a payload a dump line shows.
-const previewBytes = 80
+// previewBytes is how much of a payload a dump line shows as text, and
+// previewHexBytes how much of a binary payload it shows in hex.
+const (
+	previewBytes    = 80
+	previewHexBytes = 24
+)
 
 // Dumper prints one line per message as messages complete:
 //
 //	2026-11-21T05:26:41.123456Z #1 client->server text 5 "Hello"
-//	2026-11-21T05:26:41.124000Z #1 server->client binary 3 "\x00\x01\x02"
+//	2026-11-21T05:26:41.124000Z #1 server->client binary 3 00 01 02
 //	2026-11-21T05:26:42.000000Z #1 client->server close 5 1000 "bye"
 //
 // The fields are the capture time (UTC, microseconds), the connection id,
 // the direction, the opcode, the decoded size in bytes and a preview of the
 // payload quoted the way Go quotes strings, so control characters and
 // bytes that are not UTF-8 are escaped and one message is always one line.
+// A payload that is not printable text (most binary messages) is shown as
+// hex bytes instead, unquoted, which stays short and readable.
 // A close message shows its code and reason instead of the raw payload.
 // Flags in brackets end the line: [compressed] for permessage-deflate,
 // [truncated] when the payload was not kept whole, [raw] when it could not
@@ -81,8 +87,10 @@ func AppendDumpLine(b []byte, c *decode.Connection, m *decode.Message) []byte {
 		} else {
 			b = append(b, "(no code)"...)
 		}
-	} else {
+	} else if m.Opcode == decode.OpText || printable(m.Payload) {
 		b = appendPreview(b, m.Payload)
+	} else {
+		b = appendHexPreview(b, m.Payload)
 	}
 	if m.Compressed {
 		b = append(b, " [compressed]"...)
@@ -110,6 +118,42 @@ func appendPreview(b []byte, p []byte) []byte {
 	b = strconv.AppendQuote(b, string(p[:n]))
 	if n < len(p) {
 		b = append(b, "..."...)
+	}
+	return b
+}
+
+// printable reports whether the start of p is UTF-8 text without control
+// characters other than tab, CR and LF: a binary message carrying JSON is
+// better shown as text.
+func printable(p []byte) bool {
+	p = p[:min(len(p), previewBytes)]
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		if r == utf8.RuneError && size <= 1 {
+			// An invalid byte, or a character cut by the preview limit.
+			return len(p) < utf8.UTFMax && !utf8.FullRune(p)
+		}
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return false
+		}
+		p = p[size:]
+	}
+	return true
+}
+
+// appendHexPreview appends the first previewHexBytes of p as hex pairs,
+// with "..." when p is longer.
+func appendHexPreview(b []byte, p []byte) []byte {
+	const digits = "0123456789abcdef"
+	n := min(len(p), previewHexBytes)
+	for i, c := range p[:n] {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	if n < len(p) {
+		b = append(b, " ..."...)
 	}
 	return b
 }

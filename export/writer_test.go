@@ -129,7 +129,9 @@ func TestDumpLine(t *testing.T) {
 		{decode.Message{From: decode.Client, Time: at, Opcode: decode.OpText, Size: 81, Payload: []byte(strings.Repeat("a", 79) + "é"), Compressed: true, Truncated: true},
 			`2026-11-21T05:26:41.123456Z #7 client->server text 81 "` + strings.Repeat("a", 79) + `"... [compressed] [truncated]`},
 		{decode.Message{From: decode.Server, Time: at, Opcode: decode.OpBinary, Size: 3, Payload: []byte{0xff, 0x00, 0x41}, Raw: true},
-			`2026-11-21T05:26:41.123456Z #7 server->client binary 3 "\xff\x00A" [raw]`},
+			`2026-11-21T05:26:41.123456Z #7 server->client binary 3 ff 00 41 [raw]`},
+		{decode.Message{From: decode.Client, Time: at, Opcode: decode.OpBinary, Size: 10, Payload: []byte(`{"a":"é"}`)},
+			`2026-11-21T05:26:41.123456Z #7 client->server binary 10 "{\"a\":\"é\"}"`},
 	} {
 		if got := string(export.AppendDumpLine(nil, c, &tc.m)); got != tc.want {
 			t.Errorf("\n got: %s\nwant: %s", got, tc.want)
