@@ -77,6 +77,7 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)
 		return 1
 	}
+	outs.reportProblems(stderr)
 	status := 0
 	fail := func(err error) {
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)

@@ -235,6 +235,15 @@ func (o *outputs) Event(e decode.Event) {
 	}
 }
 
+// reportProblems prints the problems the decoders find to w, one line
+// each, when --dump is on: a reader of the dump should not have to ask for
+// the JSON to learn that the traffic breaks the protocol.
+func (o *outputs) reportProblems(w io.Writer) {
+	if o.dump != nil {
+		o.dump.ReportProblems(w)
+	}
+}
+
 // Done is called exactly once per connection, when it has ended and will
 // not change again. --json and --har write the connection out then, so the
 // caller may drop it afterwards (memory does not grow with the capture).

@@ -38,7 +38,16 @@ const (
 type Dumper struct {
 	w   *bufio.Writer
 	buf []byte
+	// problems, when set, receives one line per problem: kept off the
+	// message stream so that stdout stays one line per message.
+	problems io.Writer
 }
+
+// ReportProblems makes the Dumper print every problem the decoder finds
+// to w, one line each:
+//
+//	2026-11-21T05:26:41.123456Z #1 error unmasked-client-frame: client frame 3 is not masked (RFC 6455 5.1)
+func (d *Dumper) ReportProblems(w io.Writer) { d.problems = w }
 
 // NewDumper returns a Dumper writing to w. Each line is flushed as it is
 // written.
@@ -48,6 +57,14 @@ func NewDumper(w io.Writer, _ Options) *Dumper {
 
 // Event prints a line for message events and ignores the others.
 func (d *Dumper) Event(e decode.Event) error {
+	if e.Kind == decode.EventProblem && e.Problem != nil && d.problems != nil {
+		d.buf = AppendProblemLine(d.buf[:0], e.Conn, e.Problem)
+		d.buf = append(d.buf, '\n')
+		if _, err := d.problems.Write(d.buf); err != nil {
+			return fmt.Errorf("writing a problem: %w", err)
+		}
+		return nil
+	}
 	if e.Kind != decode.EventMessage || e.Message == nil {
 		return nil
 	}
@@ -101,6 +118,26 @@ func AppendDumpLine(b []byte, c *decode.Connection, m *decode.Message) []byte {
 	if m.Raw {
 		b = append(b, " [raw]"...)
 	}
+	return b
+}
+
+// AppendProblemLine appends the line ReportProblems prints for p, without
+// a newline.
+func AppendProblemLine(b []byte, c *decode.Connection, p *decode.Problem) []byte {
+	if !p.Time.IsZero() {
+		b = p.Time.UTC().AppendFormat(b, timeLayout)
+		b = append(b, ' ')
+	}
+	b = append(b, '#')
+	if c != nil {
+		b = append(b, c.ID...)
+	}
+	b = append(b, ' ')
+	b = append(b, p.Severity.String()...)
+	b = append(b, ' ')
+	b = append(b, p.Kind...)
+	b = append(b, ": "...)
+	b = append(b, p.Message...)
 	return b
 }
 

@@ -231,3 +231,35 @@ func TestEdgeConnections(t *testing.T) {
 		t.Errorf("a host name was written as serverIPAddress")
 	}
 }
+
+// TestDumpReportsProblems: with ReportProblems, every problem the decoder
+// finds is one line on the problem writer, and the message lines stay
+// alone on the dump's own writer.
+func TestDumpReportsProblems(t *testing.T) {
+	var msgs, probs bytes.Buffer
+	d := export.NewDumper(&msgs, export.Options{})
+	d.ReportProblems(&probs)
+	c := &decode.Connection{ID: "4"}
+	dec := decode.NewDecoder(c, decode.Options{}, func(e decode.Event) { d.Event(e) })
+	at := time.Date(2026, 11, 21, 5, 26, 41, 123456000, time.UTC)
+	key := "dGhlIHNhbXBsZSBub25jZQ=="
+	dec.Feed(decode.Client, at, []byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	dec.Feed(decode.Server, at, []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Accept: "+decode.AcceptKey(key)+"\r\n\r\n"))
+	dec.Feed(decode.Client, at, []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2})
+	dec.Feed(decode.Client, at, []byte{0x81, 0x02, 'y', 'o'})
+	dec.Feed(decode.Server, at, []byte{0x88, 0x01, 0x03})
+	dec.End(at)
+	wantMsgs := "2026-11-21T05:26:41.123456Z #4 client->server text 2 \"hi\"\n" +
+		"2026-11-21T05:26:41.123456Z #4 client->server text 2 \"yo\"\n" +
+		"2026-11-21T05:26:41.123456Z #4 server->client close 1 (no code)\n"
+	if msgs.String() != wantMsgs {
+		t.Errorf("message lines:\n%s\nwant:\n%s", msgs.String(), wantMsgs)
+	}
+	want := "2026-11-21T05:26:41.123456Z #4 error unmasked-client-frame: client frame 1 is not masked (RFC 6455 5.1)\n" +
+		"2026-11-21T05:26:41.123456Z #4 error short-close-payload: server Close frame 2 has a 1-byte payload; a body starts with a 2-byte code (RFC 6455 5.5.1)\n"
+	if probs.String() != want {
+		t.Errorf("problem lines:\n%s\nwant:\n%s", probs.String(), want)
+	}
+}
