@@ -1,6 +1,8 @@
 // Command wstap is a WebSocket debugging proxy and traffic inspector.
 //
+//	wstap demo [--once]                 local echo server and scripted client through the proxy
 //	wstap read FILE...                  decode pcap, pcapng, HAR or wstap JSON files ("-" = stdin)
+//	wstap proxy [--listen ADDR] --upstream URL   reverse proxy for ws:// traffic, decoded on the way
 //	wstap capture -i IFACE [--filter EXPR] [--write FILE.pcapng]
 //
 // Every command takes the output flags --json FILE, --har FILE,
@@ -26,6 +28,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"read":    {"decode pcap, pcapng (gzip too), HAR or wstap JSON files; \"-\" reads stdin", cmdRead},
 		"capture": {"capture live from a network interface (Linux, root or CAP_NET_RAW)", cmdCapture},
+		"demo":    {"a local echo server and a scripted client talking through the proxy", cmdDemo},
+		"proxy":   {"reverse proxy for ws:// traffic: relays every byte unchanged and decodes it", cmdProxy},
 	}
 }
 

@@ -20,5 +20,7 @@
 // and filter.go selects them; tracker.go drives the reassembly, stream.go
 // is one TCP connection, order.go keeps the two directions of a connection
 // in the order they happened, gate.go decides what is a WebSocket
-// connection, and workers.go decodes on several goroutines.
+// connection, and workers.go decodes on several goroutines. proxy.go is
+// a source of its own: a reverse proxy that relays each connection byte
+// for byte and decodes a copy of what it relays.
 package capture

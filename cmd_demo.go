@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const demoUsage = `Usage: wstap demo [--once] [flags]
+
+Starts a local WebSocket echo server, the proxy in front of it, and a
+scripted client that talks to the server through the proxy: text and
+binary messages, a fragmented message, a ping, permessage-deflate, and a
+close with code 1000. Everything is on 127.0.0.1, on ports picked free.
+
+After the conversation the demo keeps running, so that you can point a
+client of your own at the proxy, until Ctrl-C (SIGINT) or SIGTERM; with
+--once it stops right after the conversation. The output files are
+written when it stops.
+
+Without an output flag the messages are printed as with --dump (the
+terminal UI does not exist yet).
+
+Flags:
+`
+
+// cmdDemo implements "wstap demo".
+func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runDemo(ctx, args, stdout, stderr)
+}
+
+// runDemo runs the demo until ctx is done or, with --once, until the
+// conversation is over.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var out outputFlags
+	out.register(fs)
+	once := fs.Bool("once", false, "stop after the scripted conversation instead of waiting for Ctrl-C")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), demoUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "wstap demo: takes no arguments")
+		fs.Usage()
+		return 2
+	}
+	if !out.enabled() {
+		out.dump = true // the terminal UI is not there yet
+	}
+	status := 0
+	fail := func(err error) {
+		fmt.Fprintf(stderr, "wstap demo: %v\n", err)
+		status = 1
+	}
+
+	echoLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(fmt.Errorf("starting the echo server: %w", err))
+		return status
+	}
+	echo := &http.Server{Handler: http.HandlerFunc(demoEcho), ReadHeaderTimeout: 10 * time.Second}
+	go echo.Serve(echoLn)
+	defer echo.Close()
+
+	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(fmt.Errorf("starting the proxy: %w", err))
+		return status
+	}
+	outs, err := out.open(stdout)
+	if err != nil {
+		proxyLn.Close()
+		fail(err)
+		return status
+	}
+	outs.reportProblems(stderr)
+	ps := newProxySession(&out, outs, echoLn.Addr().String(), "wstap demo", stderr)
+	proxyCtx, stopProxy := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- ps.p.Serve(proxyCtx, proxyLn) }()
+
+	url := "ws://" + proxyLn.Addr().String() + "/echo"
+	fmt.Fprintf(stderr, "wstap demo: echo server on %s, proxy on %s\n", echoLn.Addr(), proxyLn.Addr())
+	if err := demoConversation(ctx, url); err != nil {
+		fail(fmt.Errorf("the scripted conversation: %w", err))
+	}
+	if *once {
+		// The connection ends as soon as both sides closed it; give the
+		// proxy a moment to see that before stopping it.
+		for deadline := time.Now().Add(2 * time.Second); ps.p.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+			time.Sleep(10 * time.Millisecond)
+		}
+	} else if ctx.Err() == nil {
+		fmt.Fprintf(stderr, "wstap demo: the proxy stays up at %s for clients of your own; stop with Ctrl-C\n", url)
+		<-ctx.Done()
+	}
+	stopProxy()
+	if err := <-served; err != nil {
+		fail(err)
+	}
+	if err := outs.Close(); err != nil {
+		fail(err)
+	}
+	fmt.Fprintf(stderr, "wstap demo: %d connections\n", ps.done.Load())
+	return status
+}
+
+// demoEcho is the demo's server: it sends every message back as it came,
+// with permessage-deflate when the client offers it.
+func demoEcho(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{EnableCompression: true}
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the client with the error
+	}
+	defer c.Close()
+	for {
+		typ, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(typ, msg); err != nil {
+			return
+		}
+	}
+}
+
+// demoFragmented is longer than the demo client's write buffer, so it goes
+// out as several frames (RFC 6455 5.4).
+var demoFragmented = strings.Repeat("a fragmented message, ", 60)
+
+// demoConversation is the demo client's script. It checks every echo, so
+// that a proxy that changed a byte is caught.
+func demoConversation(ctx context.Context, url string) error {
+	d := websocket.Dialer{EnableCompression: true, WriteBufferSize: 512, HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.DialContext(ctx, url, http.Header{"User-Agent": {"wstap-demo"}})
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", url, err)
+	}
+	defer c.Close()
+	if resp.Header.Get("Sec-WebSocket-Extensions") == "" {
+		return errors.New("the server did not accept permessage-deflate")
+	}
+	pong := false
+	c.SetPongHandler(func(string) error { pong = true; return nil })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+
+	echo := func(typ int, msg []byte, compress bool) error {
+		c.EnableWriteCompression(compress)
+		if err := c.WriteMessage(typ, msg); err != nil {
+			return fmt.Errorf("sending %q: %w", preview(msg), err)
+		}
+		gotTyp, got, err := c.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("reading the echo of %q: %w", preview(msg), err)
+		}
+		if gotTyp != typ || !bytes.Equal(got, msg) {
+			return fmt.Errorf("the echo of %q came back as %q (type %d)", preview(msg), preview(got), gotTyp)
+		}
+		return nil
+	}
+	steps := []struct {
+		typ      int
+		msg      []byte
+		compress bool
+	}{
+		{websocket.TextMessage, []byte("hello through wstap"), true},
+		{websocket.BinaryMessage, []byte{0x00, 0x01, 0x02, 0x7f, 0x80, 0xfe, 0xff}, true},
+		{websocket.TextMessage, []byte(`{"type":"chat","text":"ünïcödé ✓"}`), true},
+		{websocket.TextMessage, []byte(demoFragmented), false},
+	}
+	for _, s := range steps {
+		if err := echo(s.typ, s.msg, s.compress); err != nil {
+			return err
+		}
+	}
+	if err := c.WriteControl(websocket.PingMessage, []byte("are you there?"), time.Now().Add(5*time.Second)); err != nil {
+		return fmt.Errorf("sending a ping: %w", err)
+	}
+	// The pong is read on the way to this echo.
+	if err := echo(websocket.TextMessage, []byte("still here"), true); err != nil {
+		return err
+	}
+	if !pong {
+		return errors.New("no pong came back for the ping")
+	}
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "demo done"), time.Now().Add(5*time.Second)); err != nil {
+		return fmt.Errorf("sending the close: %w", err)
+	}
+	_, _, err = c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		return fmt.Errorf("waiting for the server's close: %v", err)
+	}
+	return nil
+}
+
+// preview shortens a payload for an error message.
+func preview(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}

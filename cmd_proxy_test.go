@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// runMainEnv makes the test binary act as the wstap command, so that a
+// test can run wstap as a process of its own and stop it with a real
+// signal, without building it first.
+const runMainEnv = "WSTAP_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// proxyTestUpstream is a gorilla echo server with permessage-deflate that
+// answers GET /plain with a plain HTTP body.
+func proxyTestUpstream(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := websocket.Upgrader{EnableCompression: true}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/plain" {
+			io.WriteString(w, "plain answer")
+			return
+		}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(typ, msg) != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestProxyCommandSignal runs "wstap proxy" as a process, sends a
+// WebSocket conversation and a plain HTTP request through it, leaves a
+// second WebSocket connection open, stops it with SIGTERM and checks the
+// JSON and HAR files it wrote.
+func TestProxyCommandSignal(t *testing.T) {
+	upstream := proxyTestUpstream(t)
+	dir := t.TempDir()
+	jsonPath, harPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "s.har")
+	cmd := exec.Command(os.Args[0], "proxy", "--listen", "127.0.0.1:0", "--upstream", "ws://"+upstream+"/ignored", "--json", jsonPath, "--har", harPath)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	addrc := make(chan string, 1)
+	var rest bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		listening := regexp.MustCompile(`listening on (\S+),`)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			} else {
+				rest.WriteString(sc.Text() + "\n")
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy did not say where it listens")
+	}
+
+	// A conversation that ends before the signal.
+	c, _, err := (&websocket.Dialer{EnableCompression: true}).Dial("ws://"+addr+"/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, m := range []string{"first message", "second message"} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != m {
+			t.Fatalf("echo of %q through the proxy: %q, %v", m, got, err)
+		}
+	}
+	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"), time.Now().Add(time.Second))
+	c.ReadMessage()
+	c.Close()
+
+	// A plain HTTP request.
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := hc.Get("http://" + addr + "/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "plain answer" {
+		t.Fatalf("plain body through the proxy: %q", body)
+	}
+
+	// A connection still open at the signal.
+	open, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/open", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	open.SetReadDeadline(time.Now().Add(10 * time.Second))
+	open.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3})
+	if _, got, err := open.ReadMessage(); err != nil || !bytes.Equal(got, []byte{1, 2, 3}) {
+		t.Fatalf("echo on the open connection: %v, %v", got, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("wstap proxy after SIGTERM: %v\n%s", err, rest.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("wstap proxy did not exit within 10 s of SIGTERM")
+	}
+
+	e := loadExport(t, jsonPath)
+	texts := map[string]bool{}
+	var binary, closed bool
+	for _, c := range e.Connections {
+		for _, m := range c.Messages {
+			if m.Text != nil {
+				texts[m.From+":"+*m.Text] = true
+			}
+			if m.Data != nil && *m.Data == "AQID" && m.From == "server" {
+				binary = true
+			}
+		}
+		if c.Close != nil && c.Close.Code == 1000 && c.Close.Reason == "bye" {
+			closed = true
+		}
+	}
+	for _, want := range []string{"client:first message", "server:first message", "client:second message", "server:second message"} {
+		if !texts[want] {
+			t.Errorf("JSON export lacks %q; has %v", want, texts)
+		}
+	}
+	if !binary || !closed {
+		t.Errorf("JSON export: binary echo on the open connection %v, close 1000 %v", binary, closed)
+	}
+
+	var har struct {
+		Log struct {
+			Entries []struct {
+				Request struct {
+					Method string `json:"method"`
+					URL    string `json:"url"`
+				} `json:"request"`
+				Response struct {
+					Status int `json:"status"`
+				} `json:"response"`
+				Messages []struct {
+					Type string `json:"type"`
+					Data string `json:"data"`
+				} `json:"_webSocketMessages"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	b, err := os.ReadFile(harPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &har); err != nil {
+		t.Fatalf("HAR: %v", err)
+	}
+	var plain, ws bool
+	for _, en := range har.Log.Entries {
+		if strings.HasSuffix(en.Request.URL, "/plain") && en.Request.Method == "GET" && en.Response.Status == 200 && len(en.Messages) == 0 {
+			plain = true
+		}
+		if strings.HasSuffix(en.Request.URL, "/chat") && en.Response.Status == 101 && len(en.Messages) > 0 && en.Messages[0].Type == "send" && en.Messages[0].Data == "first message" {
+			ws = true
+		}
+	}
+	if !plain || !ws {
+		t.Errorf("HAR: plain HTTP entry %v, WebSocket entry %v; entries: %s", plain, ws, b)
+	}
+}
+
+// TestProxyCommandUsage checks the errors of a wrong command line.
+func TestProxyCommandUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"proxy"}, "give the server with --upstream"},
+		{[]string{"proxy", "--upstream", "wss://example.com"}, "TLS upstreams are not supported yet"},
+		{[]string{"proxy", "--upstream", "ftp://example.com"}, `unknown scheme "ftp"`},
+		{[]string{"proxy", "--upstream", "nohostport"}, "want ws://HOST:PORT"},
+	} {
+		code, _, errOut := cmdRun(t, nil, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"ws://127.0.0.1:9000/x": "127.0.0.1:9000",
+		"http://localhost":      "localhost:80",
+		"ws://[::1]:81":         "[::1]:81",
+		"127.0.0.1:7":           "127.0.0.1:7",
+	} {
+		if got, err := upstreamAddr(in); err != nil || got != want {
+			t.Errorf("upstreamAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// b64 is how the JSON export shows a payload that is not text.
+func b64(s string) string { return "base64:" + base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestDemoOnce runs "wstap demo --once --json FILE" and checks that the
+// export holds the scripted conversation.
+func TestDemoOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.json")
+	code, _, errOut := cmdRun(t, nil, "demo", "--once", "--json", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	e := loadExport(t, path)
+	if len(e.Connections) != 1 {
+		t.Fatalf("%d connections, want 1", len(e.Connections))
+	}
+	c := e.Connections[0]
+	if !strings.HasSuffix(c.URL, "/echo") || !strings.Contains(c.Extensions, "permessage-deflate") {
+		t.Errorf("url %q, extensions %q", c.URL, c.Extensions)
+	}
+	var client []string
+	fragmented, compressed := false, false
+	for _, m := range c.Messages {
+		if m.From != "client" {
+			continue
+		}
+		switch {
+		case m.Text != nil:
+			client = append(client, *m.Text)
+		case m.Data != nil:
+			client = append(client, "base64:"+*m.Data)
+		}
+		fragmented = fragmented || len(m.Frames) > 1
+		compressed = compressed || m.Compressed
+	}
+	want := []string{"hello through wstap", "base64:AAECf4D+/w==", `{"type":"chat","text":"ünïcödé ✓"}`, demoFragmented, b64("are you there?"), "still here", b64("\x03\xe8demo done")}
+	if strings.Join(client, "\n") != strings.Join(want, "\n") {
+		t.Errorf("client messages:\n%q\nwant\n%q", client, want)
+	}
+	if !fragmented || !compressed {
+		t.Errorf("fragmented %v, compressed %v: the script has both", fragmented, compressed)
+	}
+	var opcodes []int
+	for _, m := range c.Messages {
+		if m.Opcode >= 8 {
+			opcodes = append(opcodes, m.Opcode)
+		}
+	}
+	if len(opcodes) != 4 || opcodes[0] != 9 || opcodes[1] != 10 || opcodes[2] != 8 || opcodes[3] != 8 {
+		t.Errorf("control messages %v, want ping, pong, close, close", opcodes)
+	}
+	if c.Close == nil || c.Close.Code != 1000 || c.Close.From != "client" || c.Close.Reason != "demo done" {
+		t.Errorf("close %+v, want 1000 from the client", c.Close)
+	}
+	if len(c.Problems) != 0 {
+		t.Errorf("problems in the demo: %+v", c.Problems)
+	}
+}
