@@ -123,7 +123,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := outs.Close(); err != nil {
 		fail(err)
 	}
-	fmt.Fprintf(stderr, "wstap demo: %d connections\n", ps.done.Load())
+	fmt.Fprintf(stderr, "wstap demo: connections decoded: %d\n", ps.done.Load())
 	return status
 }
 

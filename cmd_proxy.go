@@ -98,7 +98,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
 		status = 1
 	}
-	fmt.Fprintf(stderr, "wstap proxy: %d connections\n", ps.done.Load())
+	fmt.Fprintf(stderr, "wstap proxy: connections decoded: %d\n", ps.done.Load())
 	return status
 }
 
