@@ -181,7 +181,7 @@ func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly
 		if tcp.SYN {
 			seq++
 		}
-		h.add(segment{seq: seq, n: n, captured: n - s.t.cur.Missing, t: ci.Timestamp, number: s.t.num, ack: tcp.Ack, hasAck: tcp.ACK})
+		h.add(segment{seq: seq, n: n, captured: n - s.t.missing, t: ci.Timestamp, number: s.t.num, ack: tcp.Ack, hasAck: tcp.ACK})
 	}
 	return true
 }

@@ -95,13 +95,18 @@ type Tracker struct {
 	pool *reassembly.StreamPool
 	asm  *reassembly.Assembler
 
-	// The packet being assembled: gopacket's TCP layer (reused), the
-	// context the assembler passes around, and the packet's own fields.
-	tcp layers.TCP
-	ctx assemblerContext
-	cur *Packet
-	num int64
-	pad []byte
+	// The packet being assembled: Record decodes each record into pkt
+	// (a Packet of its own would escape to the heap through the filter:
+	// one allocation per packet), gopacket's TCP layer (reused), the
+	// context the assembler passes around, and what the streams need of
+	// the packet besides: the payload bytes the capture cut and its
+	// record number.
+	pkt     Packet
+	tcp     layers.TCP
+	ctx     assemblerContext
+	missing int
+	num     int64
+	pad     []byte
 
 	now       time.Time
 	lastFlush time.Time
@@ -170,8 +175,9 @@ func (t *Tracker) Stats() Stats {
 // kept it (every record is kept without a filter).
 func (t *Tracker) Record(rec *Record) bool {
 	t.stats.Records++
-	var p Packet
-	why := decodePacket(rec.LinkType, rec.Data, rec.OrigLen, &p)
+	p := &t.pkt
+	*p = Packet{}
+	why := decodePacket(rec.LinkType, rec.Data, rec.OrigLen, p)
 	if why == skipNone && p.Missing > maxMissing {
 		why = skipMalformed
 	}
@@ -180,12 +186,12 @@ func (t *Tracker) Record(rec *Record) bool {
 		t.advance(rec.Time)
 		return t.opts.Filter == nil
 	}
-	if t.opts.Filter != nil && !t.opts.Filter.Match(&p) {
+	if t.opts.Filter != nil && !t.opts.Filter.Match(p) {
 		t.stats.Filtered++
 		t.advance(rec.Time)
 		return false
 	}
-	t.Packet(&p, rec.Time, rec.Number)
+	t.Packet(p, rec.Time, rec.Number)
 	return true
 }
 
@@ -228,9 +234,8 @@ func (t *Tracker) Packet(p *Packet, ts time.Time, number int64) {
 		flow = gopacket.NewFlow(layers.EndpointIPv6, s[:], d[:])
 	}
 	t.ctx.ci = gopacket.CaptureInfo{Timestamp: ts}
-	t.cur, t.num = p, number
+	t.missing, t.num = p.Missing, number
 	t.asm.AssembleWithContext(flow, &t.tcp, &t.ctx)
-	t.cur = nil
 	t.drain()
 }
 

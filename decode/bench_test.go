@@ -191,12 +191,14 @@ func BenchmarkInflate(b *testing.B) {
 			var fr io.ReadCloser
 			window := make([]byte, 0, 64<<10)
 			out := make([]byte, 4096)
-			var src tailReader
+			var src bytes.Reader
+			var input []byte
 			for b.Loop() {
 				window = window[:0]
 				total := 0
 				for i, c := range comp {
-					src = tailReader{a: c, b: deflateTail[:]}
+					input = append(append(input[:0], c...), deflateTail[:]...)
+					src.Reset(input)
 					if fr == nil {
 						fr = l.newDict(&src, window)
 					} else if err := fr.(flate.Resetter).Reset(&src, window); err != nil {

@@ -229,16 +229,18 @@ func (d *Decoder) problemf(sev Severity, kind Kind, from Side, t time.Time, form
 }
 
 // alloc returns a zero-length slice with capacity n, carved from a shared
-// slab when small: most messages are small, and one allocation per 64 KiB
-// of them is much cheaper than one each. The three-index slice keeps an
-// append from running into the neighbour's bytes.
+// slab when small: most messages are small, and one allocation per slab
+// of them is much cheaper than one each. Each slab is twice the size of
+// the last, from 4 KiB to 64 KiB, so that a connection that keeps little
+// allocates little. The three-index slice keeps an append from running
+// into the neighbour's bytes.
 func (d *Decoder) alloc(n int) []byte {
-	const slabSize = 64 << 10
-	if d.opts.Streaming || n > slabSize/16 {
+	const firstSlab, maxSlab = 4 << 10, 64 << 10
+	if d.opts.Streaming || n > maxSlab/16 {
 		return make([]byte, 0, n)
 	}
 	if cap(d.slab)-len(d.slab) < n {
-		d.slab = make([]byte, 0, slabSize)
+		d.slab = make([]byte, 0, min(maxSlab, max(firstSlab, 2*cap(d.slab))))
 	}
 	s := d.slab[len(d.slab) : len(d.slab) : len(d.slab)+n]
 	d.slab = d.slab[:len(d.slab)+n]

@@ -38,7 +38,8 @@ type direction struct {
 	// scratch receives payload bytes past the retain limit, which are
 	// still unmasked so that text can be validated.
 	scratch []byte
-	// inflated is reused for inflated payloads in streaming mode.
+	// inflated receives inflated payloads; it is reused from message to
+	// message (see inflateMessage).
 	inflated []byte
 }
 

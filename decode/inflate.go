@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"errors"
 	"io"
 
@@ -26,13 +27,26 @@ type inflater struct {
 	// was cut off): later messages that reach back into it cannot inflate.
 	lost bool
 
-	fr  io.ReadCloser
-	src tailReader
+	fr io.ReadCloser
+	// input is the message followed by deflateTail, read through src.
+	// The flate reader has a fast path for a *bytes.Reader, which it reads
+	// without an interface call per byte; copying the compressed bytes
+	// once costs far less than that saves.
+	input []byte
+	src   bytes.Reader
 	// scratch receives output past the retain limit. It lives here because
 	// a local array handed to the flate reader escapes: one allocation per
 	// message otherwise.
 	scratch [4096]byte
 }
+
+// maxInflateScratch is the largest inflate buffer a retaining decoder
+// reuses from message to message; a message that needs more keeps it.
+const maxInflateScratch = 16 << 10
+
+// maxKeptInput bounds the input buffer an inflater keeps between messages:
+// a rare large message should not hold its copy for the connection's life.
+const maxKeptInput = 64 << 10
 
 func newInflater(takeover bool, windowBits int) *inflater {
 	if windowBits < 8 || windowBits > 15 {
@@ -55,7 +69,11 @@ type inflateResult struct {
 // a few kilobytes of deflate can claim gigabytes.
 func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64, text *utf8Stream) ([]byte, inflateResult) {
 	var res inflateResult
-	in.src = tailReader{a: compressed, b: deflateTail[:]}
+	in.input = append(append(in.input[:0], compressed...), deflateTail[:]...)
+	in.src.Reset(in.input)
+	if cap(in.input) > maxKeptInput {
+		in.input = nil // the reader holds it until the next message
+	}
 	var dict []byte
 	if in.takeover {
 		dict = in.window
@@ -73,7 +91,10 @@ func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64
 		intoDst := int64(len(dst)) < retain
 		if intoDst {
 			if len(dst) == cap(dst) {
-				dst = growFor(dst, len(compressed)*4, retain)
+				// Four times the input is a common size for text;
+				// most messages fit in 4 KiB, and the buffer is reused
+				// for the next ones. Past maxInflateScratch it doubles.
+				dst = growFor(dst, min(max(4*len(compressed), 4<<10), maxInflateScratch), retain)
 			}
 			buf = dst[len(dst):min(cap(dst), len(dst)+int(retain-int64(len(dst))))]
 		} else {
@@ -152,36 +173,6 @@ func (in *inflater) keep(p []byte) {
 		in.buf = append(in.buf, p...)
 	}
 	in.window = in.buf[max(0, len(in.buf)-ws):]
-}
-
-// tailReader reads a then b, without copying them into one buffer. It is an
-// io.ByteReader so the flate reader does not wrap it in a bufio.Reader.
-type tailReader struct {
-	a, b []byte
-}
-
-func (r *tailReader) Read(p []byte) (int, error) {
-	if len(r.a) == 0 {
-		r.a, r.b = r.b, nil
-		if len(r.a) == 0 {
-			return 0, io.EOF
-		}
-	}
-	n := copy(p, r.a)
-	r.a = r.a[n:]
-	return n, nil
-}
-
-func (r *tailReader) ReadByte() (byte, error) {
-	if len(r.a) == 0 {
-		r.a, r.b = r.b, nil
-		if len(r.a) == 0 {
-			return 0, io.EOF
-		}
-	}
-	c := r.a[0]
-	r.a = r.a[1:]
-	return c, nil
 }
 
 // growFor grows b for at least hint more bytes, never past limit in total

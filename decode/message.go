@@ -101,13 +101,22 @@ func (d *Decoder) inflateMessage(dir *direction, msg *Message, idx int, at func(
 		m.text.reset()
 		text = &m.text
 	}
-	var dst []byte
-	if d.opts.Streaming {
-		dst = dir.inflated[:0]
-	}
-	out, res := in.inflate(m.buf, dst, d.opts.MaxMessageSize, d.opts.MaxInflateSize, text)
-	if d.opts.Streaming {
+	out, res := in.inflate(m.buf, dir.inflated[:0], d.opts.MaxMessageSize, d.opts.MaxInflateSize, text)
+	switch {
+	case d.opts.Streaming:
 		dir.inflated = out
+	case cap(out) <= maxInflateScratch:
+		// The message keeps its payload: a small one is copied into an
+		// allocation of its exact size (from the slab), and the buffer is
+		// reused. Inflating into a fresh buffer would mean guessing its
+		// size, and growing or wasting it, for every message.
+		dir.inflated = out
+		if res.err == nil {
+			out = append(d.alloc(len(out)), out...)
+		}
+	default:
+		// A large message outgrew the buffer into an allocation of its
+		// own, which it keeps; the buffer stays for the next.
 	}
 	last := m.frames[len(m.frames)-1]
 	if res.err != nil {

@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"strconv"
@@ -11,59 +12,88 @@ import (
 	"unsafe"
 )
 
-// jw writes JSON text by hand into a buffered writer. The writers use it
-// instead of encoding/json because they stream: a connection's frames and
-// messages are written one at a time, and a large payload goes through a
-// base64 encoder straight into the buffer instead of being copied into a
-// string first. The first write error sticks and later writes are dropped,
-// so callers check it once.
+// jw writes JSON text by hand. The writers use it instead of
+// encoding/json because they stream: a connection's frames and messages
+// are written one at a time, and a large payload is encoded piece by piece
+// instead of being copied into a string first. Everything is appended to a
+// buffer of jw's own, which is handed to the writer once it holds
+// spillSize bytes and on flush: an append costs much less than a call into
+// a bufio.Writer per token, and numbers, times and strings are formatted
+// straight into it. The first write error sticks and later writes are
+// dropped, so callers check it once.
 type jw struct {
-	w   *bufio.Writer
+	w   io.Writer
+	out []byte // written but not yet handed to w
 	err error
-	buf []byte // scratch for number and string encoding
+	// sec is the last second a time was written for, and secText that
+	// time formatted up to the second: times come in order and many share
+	// their second, which then needs no formatting again.
+	sec     int64
+	secText []byte
 }
 
+const (
+	// spillSize is how much output jw collects before writing it out.
+	spillSize = 64 << 10
+	// keepSize is the largest buffer kept after a spill: one huge string
+	// may grow it, and it then goes back to spillSize.
+	keepSize = 1 << 20
+	// base64Piece is how many payload bytes are base64-encoded into the
+	// buffer at a time (a multiple of 3, so that the pieces join without
+	// padding between them).
+	base64Piece = 48 << 10
+)
+
 func newJW(w io.Writer) *jw {
-	if bw, ok := w.(*bufio.Writer); ok {
-		return &jw{w: bw}
+	return &jw{w: w, out: make([]byte, 0, spillSize+spillSize/4)}
+}
+
+// spill writes the buffer out once it holds spillSize bytes. Every writing
+// method calls it last, so the buffer never holds much more than one
+// value past spillSize.
+func (e *jw) spill() {
+	if len(e.out) >= spillSize {
+		e.writeOut()
 	}
-	return &jw{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// writeOut hands the buffer to w, or drops it after an error.
+func (e *jw) writeOut() {
+	if e.err == nil && len(e.out) > 0 {
+		_, e.err = e.w.Write(e.out)
+	}
+	if cap(e.out) > keepSize {
+		e.out = make([]byte, 0, spillSize+spillSize/4)
+	}
+	e.out = e.out[:0]
 }
 
 func (e *jw) raw(s string) {
-	if e.err == nil {
-		_, e.err = e.w.WriteString(s)
-	}
-}
-
-func (e *jw) bytes(b []byte) {
-	if e.err == nil {
-		_, e.err = e.w.Write(b)
-	}
+	e.out = append(e.out, s...)
+	e.spill()
 }
 
 // str writes s as a JSON string. Bytes that are not UTF-8 become U+FFFD, as
 // encoding/json does; callers that must keep such bytes write base64.
 func (e *jw) str(s string) {
-	e.buf = appendQuoted(e.buf[:0], s)
-	e.bytes(e.buf)
+	e.out = appendQuoted(e.out, s)
+	e.spill()
 }
 
 // strBytes is str for a byte slice. The slice is viewed as a string
 // without a copy: payloads can be large, and appendQuoted only reads.
 func (e *jw) strBytes(b []byte) {
-	e.buf = appendQuoted(e.buf[:0], unsafe.String(unsafe.SliceData(b), len(b)))
-	e.bytes(e.buf)
+	e.str(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 func (e *jw) int(n int64) {
-	e.buf = strconv.AppendInt(e.buf[:0], n, 10)
-	e.bytes(e.buf)
+	e.out = strconv.AppendInt(e.out, n, 10)
+	e.spill()
 }
 
 func (e *jw) uint(n uint64) {
-	e.buf = strconv.AppendUint(e.buf[:0], n, 10)
-	e.bytes(e.buf)
+	e.out = strconv.AppendUint(e.out, n, 10)
+	e.spill()
 }
 
 func (e *jw) bool(b bool) {
@@ -74,11 +104,11 @@ func (e *jw) bool(b bool) {
 	}
 }
 
-// float writes a number of milliseconds with at most three decimals
+// millis writes a number of milliseconds with at most three decimals
 // (microsecond precision), the way HAR timings are written.
 func (e *jw) millis(d time.Duration) {
-	e.buf = strconv.AppendFloat(e.buf[:0], float64(d.Microseconds())/1000, 'f', -1, 64)
-	e.bytes(e.buf)
+	e.out = strconv.AppendFloat(e.out, float64(d.Microseconds())/1000, 'f', -1, 64)
+	e.spill()
 }
 
 // epochSeconds writes t as seconds since 1970 with six decimals, the way
@@ -86,67 +116,62 @@ func (e *jw) millis(d time.Duration) {
 // microseconds so that no float rounding creeps in.
 func (e *jw) epochSeconds(t time.Time) {
 	us := t.UnixMicro()
-	neg := us < 0
-	if neg {
-		us = -us
-	}
-	b := e.buf[:0]
-	if neg {
+	b := e.out
+	if us < 0 {
 		b = append(b, '-')
+		us = -us
 	}
 	b = strconv.AppendInt(b, us/1e6, 10)
 	b = append(b, '.')
-	frac := us % 1e6
-	for d := int64(1e5); d > 0; d /= 10 {
-		b = append(b, byte('0'+frac/d%10))
-	}
-	e.buf = b
-	e.bytes(b)
+	b = appendDigits(b, int(us%1e6), 6)
+	e.out = b
+	e.spill()
 }
 
+// time writes t as a quoted timeLayout time.
 func (e *jw) time(t time.Time) {
-	e.buf = append(e.buf[:0], '"')
-	e.buf = t.UTC().AppendFormat(e.buf, timeLayout)
-	e.buf = append(e.buf, '"')
-	e.bytes(e.buf)
+	if sec := t.Unix(); sec != e.sec || e.secText == nil {
+		e.secText = appendTime(e.secText[:0], t)
+		e.secText = e.secText[:len(e.secText)-len(".000000Z")]
+		e.sec = sec
+	}
+	e.out = append(e.out, '"')
+	e.out = append(e.out, e.secText...)
+	e.out = append(e.out, '.')
+	e.out = appendDigits(e.out, t.Nanosecond()/1000, 6)
+	e.out = append(e.out, `Z"`...)
+	e.spill()
 }
 
 // base64 writes b as a quoted standard base64 string. A large payload is
-// encoded straight into the output buffer in pieces instead of into a
-// copy of its own.
+// encoded into the buffer in pieces, written out between them, so that
+// the buffer does not grow with it.
 func (e *jw) base64(b []byte) {
-	const direct = 32 << 10
-	if len(b) <= direct {
-		e.buf = append(e.buf[:0], '"')
-		e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
-		e.buf = append(e.buf, '"')
-		e.bytes(e.buf)
-		return
+	e.out = append(e.out, '"')
+	for len(b) > base64Piece {
+		e.out = base64.StdEncoding.AppendEncode(e.out, b[:base64Piece])
+		b = b[base64Piece:]
+		e.spill()
 	}
-	e.raw(`"`)
-	if e.err == nil {
-		enc := base64.NewEncoder(base64.StdEncoding, e.w)
-		if _, err := enc.Write(b); err != nil {
-			e.err = err
-		}
-		if err := enc.Close(); err != nil && e.err == nil {
-			e.err = err
-		}
-	}
-	e.raw(`"`)
+	e.out = base64.StdEncoding.AppendEncode(e.out, b)
+	e.out = append(e.out, '"')
+	e.spill()
 }
 
 // hex writes b as a quoted lower-case hex string.
 func (e *jw) hex(b []byte) {
-	e.buf = append(e.buf[:0], '"')
-	e.buf = hex.AppendEncode(e.buf, b)
-	e.buf = append(e.buf, '"')
-	e.bytes(e.buf)
+	e.out = append(e.out, '"')
+	e.out = hex.AppendEncode(e.out, b)
+	e.out = append(e.out, '"')
+	e.spill()
 }
 
+// flush writes out everything written so far, through w when w is itself
+// a bufio.Writer.
 func (e *jw) flush() error {
-	if e.err == nil {
-		e.err = e.w.Flush()
+	e.writeOut()
+	if bw, ok := e.w.(*bufio.Writer); ok && e.err == nil {
+		e.err = bw.Flush()
 	}
 	return e.err
 }
@@ -170,22 +195,23 @@ func (e *jw) object(indent string) obj {
 // key writes the separator and the member name.
 func (o *obj) key(name string) *jw {
 	e := o.e
+	b := e.out
 	switch {
 	case o.indent == "":
 		if o.n > 0 {
-			e.raw(", ")
+			b = append(b, ", "...)
 		}
 	case o.n > 0:
-		e.raw(",\n")
-		e.raw(o.indent)
+		b = append(b, ",\n"...)
+		b = append(b, o.indent...)
 	default:
-		e.raw("\n")
-		e.raw(o.indent)
+		b = append(b, '\n')
+		b = append(b, o.indent...)
 	}
 	o.n++
-	e.raw(`"`)
-	e.raw(name) // member names are constants that need no escaping
-	e.raw(`": `)
+	b = append(b, '"')
+	b = append(b, name...) // member names are constants that need no escaping
+	e.out = append(b, `": `...)
 	return e
 }
 
@@ -219,12 +245,12 @@ func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		i += plainPrefix(s[i:])
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			b = appendEscape(b, c)
 			i++
@@ -251,6 +277,31 @@ func appendQuoted(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainPrefix returns how many leading bytes of s are copied into a JSON
+// string as they are without a second look: ASCII from 0x20 to 0x7f other
+// than '"' and '\\'. Most payload text is such ASCII, so it looks at eight
+// bytes at a time. For a word x of eight bytes, with L = 0x0101...01 and
+// H = 0x8080...80, (v-L) &^ v & H is non-zero exactly when a byte of v is
+// zero, and (x-0x20*L) & H, for bytes under 0x80, when a byte is under 0x20.
+func plainPrefix(s string) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		quote := x ^ (lo * '"')
+		backslash := x ^ (lo * '\\')
+		if (x|(x-lo*0x20)|(quote-lo)&^quote|(backslash-lo)&^backslash)&hi != 0 {
+			break // one of the eight is not plain; find which below
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			break
+		}
+	}
+	return i
 }
 
 func appendEscape(b []byte, c byte) []byte {
