@@ -152,9 +152,10 @@ func (r *reader) readFile(ctx context.Context, name string) error {
 		Source: "pcap",
 		Event:  r.event,
 		Done:   done.done,
-		// Decoding is most of the work: without streaming outputs it runs
-		// beside reading and reassembly.
-		Workers: max(1, runtime.GOMAXPROCS(0)-1),
+		// Decoding is most of the work: it runs beside reading and
+		// reassembly, one decoder goroutine per core (the reading and
+		// writing goroutines are lighter and share the cores with them).
+		Workers: runtime.GOMAXPROCS(0),
 		Warn:    warn,
 		NextID:  r.ids.fresh,
 		Filter:  r.filter,
