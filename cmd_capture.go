@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,22 +34,12 @@ func cmdCapture(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runCapture captures until ctx is done (the signal, or a test).
 func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("capture", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var out outputFlags
-	out.register(fs)
+	fs, out := commandFlags("capture", captureUsage, stderr)
 	iface := fs.String("i", "", "capture on interface `IFACE` (lo, eth0, ...)")
 	filterExpr := fs.String("filter", "", "capture only the packets `EXPR` selects: host, port, portrange, net, src/dst, not, and, or")
 	write := fs.String("write", "", "also write the captured packets (those the filter keeps) to `FILE.pcapng`")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), captureUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, done := parseCommandFlags(fs, args); done {
+		return status
 	}
 	if *iface == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "wstap capture: give the interface with -i, and no other arguments")

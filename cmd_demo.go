@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -46,20 +45,10 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // runDemo runs the demo until ctx is done or, with --once, until the
 // conversation is over.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var out outputFlags
-	out.register(fs)
+	fs, out := commandFlags("demo", demoUsage, stderr)
 	once := fs.Bool("once", false, "stop after the scripted conversation instead of waiting for Ctrl-C")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), demoUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, done := parseCommandFlags(fs, args); done {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "wstap demo: takes no arguments")
@@ -96,7 +85,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	outs.reportProblems(stderr)
-	ps := newProxySession(&out, outs, echoLn.Addr().String(), "wstap demo", stderr)
+	ps := newProxySession(out, outs, echoLn.Addr().String(), "wstap demo", stderr)
 	proxyCtx, stopProxy := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- ps.p.Serve(proxyCtx, proxyLn) }()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -46,21 +44,11 @@ func cmdProxy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runProxy proxies until ctx is done (the signal, or a test).
 func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var out outputFlags
-	out.register(fs)
+	fs, out := commandFlags("proxy", proxyUsage, stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "accept connections on `ADDR` (host:port; port 0 picks a free one)")
 	upstream := fs.String("upstream", "", "relay every connection to `URL` (ws://HOST:PORT, http://HOST:PORT or HOST:PORT)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), proxyUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, done := parseCommandFlags(fs, args); done {
+		return status
 	}
 	if *upstream == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "wstap proxy: give the server with --upstream, and no other arguments")
@@ -88,7 +76,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	outs.reportProblems(stderr)
 	fmt.Fprintf(stderr, "wstap proxy: listening on %s, relaying to %s; stop with Ctrl-C\n", ln.Addr(), up)
-	ps := newProxySession(&out, outs, up, "wstap proxy", stderr)
+	ps := newProxySession(out, outs, up, "wstap proxy", stderr)
 	status := 0
 	if err := ps.p.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,20 +32,10 @@ Flags:
 
 // cmdRead implements "wstap read".
 func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var out outputFlags
-	out.register(fs)
+	fs, out := commandFlags("read", readUsage, stderr)
 	filterExpr := fs.String("filter", "", "decode only the packets `EXPR` selects: host, port, portrange, net, src/dst, not, and, or")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), readUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, done := parseCommandFlags(fs, args); done {
+		return status
 	}
 	files := fs.Args()
 	if len(files) == 0 {
@@ -75,7 +64,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if out.streams() {
 		r.event = outs.Event
 	}
-	r.progress = wantProgress(stdout, stderr, &out)
+	r.progress = wantProgress(stdout, stderr, out)
 	status := 0
 	for _, name := range files {
 		if ctx.Err() != nil {

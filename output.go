@@ -25,6 +25,33 @@ type outputFlags struct {
 	redactQuery       outputNames
 }
 
+// commandFlags creates the flag set of a command, with the common output
+// flags and the command's usage text.
+func commandFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *outputFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := &outputFlags{}
+	out.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs, out
+}
+
+// parseCommandFlags parses a command's arguments. done is set when the
+// command must return status at once: 0 after -h, 2 after a usage error
+// (the flag package has printed it).
+func parseCommandFlags(fs *flag.FlagSet, args []string) (status int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	return 0, false
+}
+
 // outputNames is a repeatable flag value.
 type outputNames []string
 
