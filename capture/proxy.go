@@ -58,8 +58,8 @@ type Proxy struct {
 }
 
 // proxyQueue is how many chunks a connection's decoder may lag behind the
-// relay (each at most proxyChunk bytes): the bounded buffer of DESIGN.md,
-// flow item 4.
+// relay (each at most proxyChunk bytes): a bounded buffer, so that a slow
+// decoder slows the relay a little but never makes it drop or change bytes.
 const (
 	proxyQueue = 64
 	proxyChunk = 32 << 10

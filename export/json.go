@@ -18,9 +18,9 @@ const (
 	JSONVersion = 1
 )
 
-// JSONWriter writes the full-fidelity JSON export described in DESIGN.md:
-// every connection with its handshake, frames, messages, close and
-// problems. It streams: the opening is written by NewJSONWriter, each
+// JSONWriter writes the full-fidelity JSON export (README.md, "JSON
+// export", lists the contract fields): every connection with its
+// handshake, frames, messages, close and problems. It streams: the opening is written by NewJSONWriter, each
 // connection by Write as it is handed over, the closing by Close.
 //
 // Beyond the contract fields it writes what a reader needs to rebuild the
