@@ -126,19 +126,7 @@ func writeWebSocketEntry(e *jw, c *decode.Connection, r Redaction) {
 	}
 
 	o := e.object(entryIndent)
-	o.key("startedDateTime").time(started)
-	o.key("time").millis(wait)
-	o.key("request")
-	writeHARRequest(e, req, rawURL, r)
-	o.key("response")
-	writeHARResponse(e, c.Response, r)
-	o.key("cache").raw("{}")
-	o.key("timings")
-	writeTimings(e, wait)
-	if ip := serverIP(c.Server); ip != "" {
-		o.str("serverIPAddress", ip)
-	}
-	o.str("connection", c.ID)
+	writeEntryHead(e, &o, c, started, wait, req, rawURL, c.Response, r)
 	o.str("_resourceType", "websocket")
 	o.key("_webSocketMessages")
 	writeList(e, entryIndent, len(c.Messages), func(i int) { writeHARMessage(e, &c.Messages[i]) })
@@ -151,6 +139,25 @@ func writeWebSocketEntry(e *jw, c *decode.Connection, r Redaction) {
 	writeList(e, entryIndent+"  ", len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
 	w.end()
 	o.end()
+}
+
+// writeEntryHead writes the members every HAR entry has, WebSocket or
+// plain: start, time, request, response, cache, timings, server address
+// and connection.
+func writeEntryHead(e *jw, o *obj, c *decode.Connection, started time.Time, wait time.Duration, req *decode.Request, rawURL string, resp *decode.Response, r Redaction) {
+	o.key("startedDateTime").time(started)
+	o.key("time").millis(wait)
+	o.key("request")
+	writeHARRequest(e, req, rawURL, r)
+	o.key("response")
+	writeHARResponse(e, resp, r)
+	o.key("cache").raw("{}")
+	o.key("timings")
+	writeTimings(e, wait)
+	if ip := serverIP(c.Server); ip != "" {
+		o.str("serverIPAddress", ip)
+	}
+	o.str("connection", c.ID)
 }
 
 // writeExchangeEntry writes plain exchange i of c as an ordinary entry.
@@ -169,19 +176,7 @@ func writeExchangeEntry(e *jw, c *decode.Connection, i int, r Redaction) {
 		respTime = x.Response.Time
 	}
 	o := e.object(entryIndent)
-	o.key("startedDateTime").time(firstTime(req.Time, respTime, c.Opened))
-	o.key("time").millis(wait)
-	o.key("request")
-	writeHARRequest(e, req, httpURL(c, req), r)
-	o.key("response")
-	writeHARResponse(e, x.Response, r)
-	o.key("cache").raw("{}")
-	o.key("timings")
-	writeTimings(e, wait)
-	if ip := serverIP(c.Server); ip != "" {
-		o.str("serverIPAddress", ip)
-	}
-	o.str("connection", c.ID)
+	writeEntryHead(e, &o, c, firstTime(req.Time, respTime, c.Opened), wait, req, httpURL(c, req), x.Response, r)
 	o.key("_wstap")
 	w := e.object("")
 	wstapFields(&w, c)

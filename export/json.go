@@ -136,6 +136,16 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 	})
 	o.key("messages")
 	writeList(e, in, len(c.Messages), func(i int) { writeMessageJSON(e, &c.Messages[i]) })
+	writeCloses(e, &o, c)
+	o.key("problems")
+	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
+	writeTotals(&o, c)
+	o.end()
+}
+
+// writeCloses writes the connection's close and close_reply members, when
+// there are any: shared by the JSON export and the NDJSON "closed" event.
+func writeCloses(e *jw, o *obj, c *decode.Connection) {
 	if c.Close != nil {
 		o.key("close")
 		writeCloseJSON(e, c.Close)
@@ -144,8 +154,11 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 		o.key("close_reply")
 		writeCloseJSON(e, c.CloseReply)
 	}
-	o.key("problems")
-	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
+}
+
+// writeTotals writes the counts a connection keeps even when its frames
+// and messages are not kept, and its bytes per direction.
+func writeTotals(o *obj, c *decode.Connection) {
 	o.int("frame_count", int64(c.FrameCount))
 	o.int("message_count", int64(c.MessageCount))
 	o.int("problem_count", int64(c.ProblemCount))
@@ -154,7 +167,6 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 	b.int("client", c.Bytes[decode.Client])
 	b.int("server", c.Bytes[decode.Server])
 	b.end()
-	o.end()
 }
 
 // writeList writes a JSON array with one element per line indented by in

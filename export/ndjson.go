@@ -95,22 +95,8 @@ func (n *NDJSONWriter) Event(ev decode.Event) error {
 	case decode.EventClosed:
 		o.timeIf("time", c.LastSeen)
 		o.str("state", c.State.String())
-		if c.Close != nil {
-			o.key("close")
-			writeCloseJSON(e, c.Close)
-		}
-		if c.CloseReply != nil {
-			o.key("close_reply")
-			writeCloseJSON(e, c.CloseReply)
-		}
-		o.int("frame_count", int64(c.FrameCount))
-		o.int("message_count", int64(c.MessageCount))
-		o.int("problem_count", int64(c.ProblemCount))
-		o.int("suppressed_problems", int64(c.SuppressedProblems))
-		b := o.key("bytes").object("")
-		b.int("client", c.Bytes[decode.Client])
-		b.int("server", c.Bytes[decode.Server])
-		b.end()
+		writeCloses(e, &o, c)
+		writeTotals(&o, c)
 	}
 	o.end()
 	e.raw("\n")
