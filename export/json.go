@@ -95,14 +95,7 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 	o.str("url", r.target(c.URL))
 	o.timeIf("opened", c.Opened)
 	o.timeIf("last_seen", c.LastSeen)
-	if c.Request != nil {
-		o.key("request")
-		writeRequestJSON(e, c.Request, r, in+"  ")
-	}
-	if c.Response != nil {
-		o.key("response")
-		writeResponseJSON(e, c.Response, r, in+"  ")
-	}
+	writeHTTPPair(e, &o, c.Request, c.Response, r, in+"  ")
 	o.str("subprotocol", r.subprotocol(c.Subprotocol))
 	o.str("extensions", c.Extensions)
 	if p := c.Deflate; p != nil {
@@ -116,14 +109,7 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 	o.key("exchanges")
 	writeList(e, in, len(c.Exchanges), func(i int) {
 		x := e.object(in + "    ")
-		if q := c.Exchanges[i].Request; q != nil {
-			x.key("request")
-			writeRequestJSON(e, q, r, in+"      ")
-		}
-		if p := c.Exchanges[i].Response; p != nil {
-			x.key("response")
-			writeResponseJSON(e, p, r, in+"      ")
-		}
+		writeHTTPPair(e, &x, c.Exchanges[i].Request, c.Exchanges[i].Response, r, in+"      ")
 		x.end()
 	})
 
@@ -259,6 +245,19 @@ func writeBody(o *obj, body []byte, size int64) {
 		o.key("body").strBytes(body)
 	default:
 		o.key("body_base64").base64(body)
+	}
+}
+
+// writeHTTPPair writes a request and its response as the members "request"
+// and "response", each only when present.
+func writeHTTPPair(e *jw, o *obj, q *decode.Request, p *decode.Response, r Redaction, in string) {
+	if q != nil {
+		o.key("request")
+		writeRequestJSON(e, q, r, in)
+	}
+	if p != nil {
+		o.key("response")
+		writeResponseJSON(e, p, r, in)
 	}
 }
 

@@ -57,14 +57,7 @@ func (n *NDJSONWriter) Event(ev decode.Event) error {
 	case decode.EventExchange:
 		o.int("index", int64(ev.Index))
 		if x := ev.Exchange; x != nil {
-			if x.Request != nil {
-				o.key("request")
-				writeRequestJSON(e, x.Request, r, "")
-			}
-			if x.Response != nil {
-				o.key("response")
-				writeResponseJSON(e, x.Response, r, "")
-			}
+			writeHTTPPair(e, &o, x.Request, x.Response, r, "")
 		}
 	case decode.EventHandshake:
 		switch {
@@ -76,14 +69,7 @@ func (n *NDJSONWriter) Event(ev decode.Event) error {
 		o.str("url", r.target(c.URL))
 		o.str("state", c.State.String())
 		o.str("protocol", c.Protocol.String())
-		if c.Request != nil {
-			o.key("request")
-			writeRequestJSON(e, c.Request, r, "")
-		}
-		if c.Response != nil {
-			o.key("response")
-			writeResponseJSON(e, c.Response, r, "")
-		}
+		writeHTTPPair(e, &o, c.Request, c.Response, r, "")
 		o.str("subprotocol", r.subprotocol(c.Subprotocol))
 		o.str("extensions", c.Extensions)
 	case decode.EventMessage:
