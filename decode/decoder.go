@@ -1,9 +1,6 @@
 package decode
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Options bound what a decoder keeps. The zero value means the defaults.
 type Options struct {
@@ -223,9 +220,7 @@ func (d *Decoder) problem(p Problem) {
 
 // problemf records a problem with no frame or message location.
 func (d *Decoder) problemf(sev Severity, kind Kind, from Side, t time.Time, format string, args ...any) {
-	p := newProblem(sev, kind, from, fmt.Sprintf(format, args...))
-	p.Time = t
-	d.problem(p)
+	d.report(sev, kind, from, at(t), format, args...)
 }
 
 // alloc returns a zero-length slice with capacity n, carved from a shared

@@ -9,26 +9,20 @@ func (d *Decoder) endDirection(dir *direction, t time.Time) {
 	case modeFrames:
 		f := &dir.frame
 		if f.inPayload {
-			p := newProblem(Error, KindTruncatedFrame, dir.side, "")
-			p.Time, p.Frame, p.Offset = f.time, d.conn.FrameCount, f.start
-			p.Message = fmtTruncated(dir.side, f.h.Opcode, d.conn.FrameCount, f.h.Length-f.left, f.h.Length)
-			d.problem(p)
+			w := where{time: f.time, frame: d.conn.FrameCount, message: -1, offset: f.start}
+			d.report(Error, KindTruncatedFrame, dir.side, w, "%s %s frame %d is cut off after %d of %d payload bytes", dir.side, f.h.Opcode, w.frame, f.h.Length-f.left, f.h.Length)
 			d.endFrame(dir, t, true)
 		} else if f.hdrN > 0 {
-			p := newProblem(Error, KindTruncatedFrame, dir.side, "")
-			p.Time, p.Offset = f.time, f.start
-			p.Message = fmtCutHeader(dir.side, f.hdrN, f.start)
-			d.problem(p)
+			w := where{time: f.time, frame: -1, message: -1, offset: f.start}
+			d.report(Error, KindTruncatedFrame, dir.side, w, "%s stream ends inside a frame header (%d bytes at offset %d)", dir.side, f.hdrN, f.start)
 			f.hdrN = 0
 		}
 		d.finishMessage(dir, t, true)
 	case modeHixie:
 		x := &dir.hixie
 		if x.inFrame {
-			p := newProblem(Error, KindTruncatedFrame, dir.side, "")
-			p.Time, p.Frame, p.Offset = x.time, d.conn.FrameCount, x.start
-			p.Message = fmtCutHixie(dir.side, d.conn.FrameCount, x.size)
-			d.problem(p)
+			w := where{time: x.time, frame: d.conn.FrameCount, message: -1, offset: x.start}
+			d.report(Error, KindTruncatedFrame, dir.side, w, "%s hixie frame %d is cut off after %d payload bytes", dir.side, w.frame, x.size)
 			d.hixieFrame(dir, 1+x.lenBytes)
 		}
 	case modeResync:

@@ -1,9 +1,6 @@
 package decode
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // feedFrames reads RFC 6455 frames. The header of a frame is parsed in
 // place when the chunk holds it whole (the common case, no copy) and
@@ -175,9 +172,7 @@ func (d *Decoder) flushPending(dir *direction, idx int) {
 				pp.args[i] = idx
 			}
 		}
-		p := newProblem(pp.sev, pp.kind, dir.side, fmt.Sprintf(pp.format, pp.args...))
-		p.Time, p.Frame, p.Offset = f.time, idx, f.start
-		d.problem(p)
+		d.report(pp.sev, pp.kind, dir.side, where{time: f.time, frame: idx, message: -1, offset: f.start}, pp.format, pp.args...)
 	}
 	clear(f.pending)
 	f.pending = f.pending[:0]
@@ -393,7 +388,5 @@ func (d *Decoder) controlMessage(dir *direction, frameIdx int, fr *Frame) {
 }
 
 func (d *Decoder) problemAtFrame(dir *direction, sev Severity, kind Kind, fr *Frame, frameIdx int, format string, args ...any) {
-	p := newProblem(sev, kind, dir.side, fmt.Sprintf(format, args...))
-	p.Time, p.Frame, p.Offset = fr.Time, frameIdx, fr.Offset
-	d.problem(p)
+	d.report(sev, kind, dir.side, where{time: fr.Time, frame: frameIdx, message: -1, offset: fr.Offset}, format, args...)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/binary"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -180,9 +179,8 @@ func (d *Decoder) hixieFrame(dir *direction, overhead int) {
 	case x.typ&0x80 != 0:
 		op = OpBinary
 	case x.typ != 0x00:
-		p := newProblem(Warning, KindHixieFraming, dir.side, fmt.Sprintf("%s hixie frame %d has type 0x%02x; only 0x00 carries text (hixie-76 4.2)", dir.side, idx, x.typ))
-		p.Time, p.Frame, p.Offset = x.time, idx, x.start
-		d.problem(p)
+		d.report(Warning, KindHixieFraming, dir.side, where{time: x.time, frame: idx, message: -1, offset: x.start},
+			"%s hixie frame %d has type 0x%02x; only 0x00 carries text (hixie-76 4.2)", dir.side, idx, x.typ)
 	}
 	payload := x.buf
 	if !d.opts.Streaming {

@@ -2,7 +2,6 @@ package decode
 
 import (
 	"encoding/binary"
-	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -26,9 +25,7 @@ func (d *Decoder) finishMessage(dir *direction, t time.Time, incomplete bool) {
 	}
 	idx := d.conn.MessageCount
 	at := func(sev Severity, kind Kind, frame int, format string, args ...any) {
-		p := newProblem(sev, kind, dir.side, fmt.Sprintf(format, args...))
-		p.Time, p.Frame, p.MessageIndex = m.time, frame, idx
-		d.problem(p)
+		d.report(sev, kind, dir.side, where{time: m.time, frame: frame, message: idx, offset: -1}, format, args...)
 	}
 	if incomplete {
 		at(Error, KindIncompleteMessage, last, "%s %s message %d (frames %d-%d) never got its final fragment", dir.side, m.opcode, idx, first, last)

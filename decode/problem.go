@@ -1,6 +1,9 @@
 package decode
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind names a class of problem. The names are stable: they appear in the
 // JSON export and users filter on them.
@@ -55,20 +58,22 @@ const (
 	KindBadChallenge          Kind = "bad-challenge"           // hixie-76 MD5 answer wrong
 )
 
-// newProblem fills the location fields with "none" so callers set only what
-// they know.
-func newProblem(sev Severity, kind Kind, from Side, msg string) Problem {
-	return Problem{Severity: sev, Kind: kind, From: from, Message: msg, Frame: -1, MessageIndex: -1, Offset: -1}
+// where locates a problem: when it was found, and the frame, message and
+// stream offset it concerns, each -1 when it concerns none.
+type where struct {
+	time    time.Time
+	frame   int
+	message int
+	offset  int64
 }
 
-func fmtTruncated(side Side, op Opcode, frame int, got, want uint64) string {
-	return fmt.Sprintf("%s %s frame %d is cut off after %d of %d payload bytes", side, op, frame, got, want)
-}
+// at returns a location with only a time.
+func at(t time.Time) where { return where{time: t, frame: -1, message: -1, offset: -1} }
 
-func fmtCutHeader(side Side, n int, at int64) string {
-	return fmt.Sprintf("%s stream ends inside a frame header (%d bytes at offset %d)", side, n, at)
-}
-
-func fmtCutHixie(side Side, frame int, got int64) string {
-	return fmt.Sprintf("%s hixie frame %d is cut off after %d payload bytes", side, frame, got)
+// report records a problem found at w.
+func (d *Decoder) report(sev Severity, kind Kind, from Side, w where, format string, args ...any) {
+	d.problem(Problem{
+		Severity: sev, Kind: kind, From: from, Message: fmt.Sprintf(format, args...),
+		Time: w.time, Frame: w.frame, MessageIndex: w.message, Offset: w.offset,
+	})
 }

@@ -1,9 +1,6 @@
 package decode
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Resynchronisation finds frame boundaries again where they were lost: after
 // a gap in the capture, and at the start of a capture that began in the
@@ -135,9 +132,8 @@ func (d *Decoder) resume(dir *direction, t time.Time, i int) {
 		t = marks[0].t
 	}
 	if skipped > 0 {
-		p := newProblem(Warning, KindResync, dir.side, fmt.Sprintf("%s frames resume at offset %d after %d bytes that could not be decoded", dir.side, pos, skipped))
-		p.Time, p.Offset = t, pos
-		d.problem(p)
+		d.report(Warning, KindResync, dir.side, where{time: t, frame: -1, message: -1, offset: pos},
+			"%s frames resume at offset %d after %d bytes that could not be decoded", dir.side, pos, skipped)
 	}
 	dir.resync = resyncState{}
 	dir.mode = modeFrames
@@ -245,18 +241,16 @@ func (d *Decoder) plausible(dir *direction, h *FrameHeader, prev *FrameHeader) b
 
 // gap handles n missing bytes of dir.
 func (d *Decoder) gap(dir *direction, t time.Time, n int64) {
-	at := dir.pos
+	start := dir.pos
 	dir.pos += n
 	if dir.mode == modeHold {
 		// Kept in place among the held bytes; it is reported when they
 		// are replayed (release), once the answer decided what they are.
-		dir.http.held = append(dir.http.held, heldChunk{t: t, gap: n, from: at})
+		dir.http.held = append(dir.http.held, heldChunk{t: t, gap: n, from: start})
 		return
 	}
-	p := newProblem(Error, KindMissingBytes, dir.side, "")
-	p.Time, p.Offset = t, at
-	p.Message = fmtMissing(dir.side, n, at)
-	d.problem(p)
+	d.report(Error, KindMissingBytes, dir.side, where{time: t, frame: -1, message: -1, offset: start},
+		"%d bytes sent by the %s are missing from the capture at offset %d", n, dir.side, start)
 	switch dir.mode {
 	case modeFrames:
 		f := &dir.frame
@@ -330,8 +324,4 @@ func (d *Decoder) afterHTTPGap(dir *direction) {
 		return
 	}
 	dir.mode = modeIgnore
-}
-
-func fmtMissing(side Side, n, at int64) string {
-	return fmt.Sprintf("%d bytes sent by the %s are missing from the capture at offset %d", n, side, at)
 }
