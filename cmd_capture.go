@@ -51,21 +51,17 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)
 		return 2
 	}
-	if !out.enabled() {
-		out.dump = true // the terminal UI is not there yet
-	}
 	live, err := capture.OpenLive(*iface)
 	if err != nil {
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)
 		return 1
 	}
 	defer live.Close()
-	outs, err := out.open(stdout)
+	outs, err := out.openForCommand(stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)
 		return 1
 	}
-	outs.reportProblems(stderr)
 	status := 0
 	fail := func(err error) {
 		fmt.Fprintf(stderr, "wstap capture: %v\n", err)

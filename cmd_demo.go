@@ -55,9 +55,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if !out.enabled() {
-		out.dump = true // the terminal UI is not there yet
-	}
 	status := 0
 	fail := func(err error) {
 		fmt.Fprintf(stderr, "wstap demo: %v\n", err)
@@ -78,13 +75,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fail(fmt.Errorf("starting the proxy: %w", err))
 		return status
 	}
-	outs, err := out.open(stdout)
+	outs, err := out.openForCommand(stdout, stderr)
 	if err != nil {
 		proxyLn.Close()
 		fail(err)
 		return status
 	}
-	outs.reportProblems(stderr)
 	ps := newProxySession(out, outs, echoLn.Addr().String(), "wstap demo", stderr)
 	proxyCtx, stopProxy := context.WithCancel(ctx)
 	served := make(chan error, 1)

@@ -60,21 +60,17 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
 		return 2
 	}
-	if !out.enabled() {
-		out.dump = true // the terminal UI is not there yet
-	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
 		return 1
 	}
-	outs, err := out.open(stdout)
+	outs, err := out.openForCommand(stdout, stderr)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
 		return 1
 	}
-	outs.reportProblems(stderr)
 	fmt.Fprintf(stderr, "wstap proxy: listening on %s, relaying to %s; stop with Ctrl-C\n", ln.Addr(), up)
 	ps := newProxySession(out, outs, up, "wstap proxy", stderr)
 	status := 0

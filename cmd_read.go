@@ -48,15 +48,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wstap read: %v\n", err)
 		return 2
 	}
-	if !out.enabled() {
-		out.dump = true // the terminal UI is not there yet
-	}
-	outs, err := out.open(stdout)
+	outs, err := out.openForCommand(stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wstap read: %v\n", err)
 		return 1
 	}
-	outs.reportProblems(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -246,10 +242,6 @@ func (s *idSet) claim(id string) string {
 	s.imported[id] = true
 	return id
 }
-
-// streams reports whether a streaming output (--dump, --ndjson) was asked
-// for.
-func (o *outputFlags) streams() bool { return o.dump || o.ndjson != "" }
 
 // wantProgress says whether to show progress: only when stderr is a
 // terminal, and not when that terminal also shows the --dump lines, which

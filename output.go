@@ -262,6 +262,25 @@ func (o *outputs) Event(e decode.Event) {
 	}
 }
 
+// streams reports whether a streaming output (--dump, --ndjson) was asked
+// for.
+func (o *outputFlags) streams() bool { return o.dump || o.ndjson != "" }
+
+// openForCommand opens the outputs of a command. Without any output flag
+// it prints the dump, since the terminal UI does not exist yet; with the
+// dump on, problems go to stderr one per line.
+func (o *outputFlags) openForCommand(stdout, stderr io.Writer) (*outputs, error) {
+	if !o.enabled() {
+		o.dump = true
+	}
+	outs, err := o.open(stdout)
+	if err != nil {
+		return nil, err
+	}
+	outs.reportProblems(stderr)
+	return outs, nil
+}
+
 // reportProblems prints the problems the decoders find to w, one line
 // each, when --dump is on: a reader of the dump should not have to ask for
 // the JSON to learn that the traffic breaks the protocol.
