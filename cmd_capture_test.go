@@ -70,23 +70,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// echoServer is a gorilla WebSocket echo server on loopback.
+// echoServer is the demo's gorilla WebSocket echo server on loopback.
 func echoServer(t *testing.T) (*httptest.Server, int) {
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			c.WriteMessage(typ, msg)
-		}
-	}))
+	srv := httptest.NewServer(http.HandlerFunc(demoEcho))
 	t.Cleanup(srv.Close)
 	return srv, srv.Listener.Addr().(*net.TCPAddr).Port
 }

@@ -40,23 +40,12 @@ func proxyTestUpstream(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := websocket.Upgrader{EnableCompression: true}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/plain" {
 			io.WriteString(w, "plain answer")
 			return
 		}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
+		demoEcho(w, r)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

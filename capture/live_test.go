@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -44,21 +43,7 @@ func TestLiveCapture(t *testing.T) {
 	live := openLoopback(t)
 	defer live.Close()
 
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			c.WriteMessage(typ, append([]byte("echo: "), msg...))
-		}
-	}))
+	srv := httptest.NewServer(echoWS(&websocket.Upgrader{}, "echo: "))
 	defer srv.Close()
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -72,26 +72,13 @@ func proxyEchoServer(t *testing.T) (addr string, rec *recorder) {
 		t.Fatal(err)
 	}
 	rec = &recorder{}
-	up := websocket.Upgrader{EnableCompression: true}
+	up := &websocket.Upgrader{EnableCompression: true}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/plain" {
 			io.WriteString(w, "plain body")
 			return
 		}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
+		echoWS(up, "")(w, r)
 	})}
 	go srv.Serve(recordingListener{ln, rec})
 	t.Cleanup(func() { srv.Close() })

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/gorilla/websocket"
 	"github.com/wstap/wstap/decode"
 )
 
@@ -327,3 +329,24 @@ func hasProblem(c *decode.Connection, kind decode.Kind) *decode.Problem {
 }
 
 func joinLines(s []string) string { return strings.Join(s, "\n") }
+
+// echoWS is a gorilla WebSocket handler that sends every message back with
+// prefix in front, until the client goes away.
+func echoWS(up *websocket.Upgrader, prefix string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return // Upgrade answered the client with the error
+		}
+		defer c.Close()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(typ, append([]byte(prefix), msg...)) != nil {
+				return
+			}
+		}
+	}
+}
