@@ -558,25 +558,7 @@ func fzDiff(a, b *Connection) string {
 			return fmt.Sprintf("frame %d: %s", i, d)
 		}
 	}
-	for i := range a.Messages {
-		if d := fzDiffMessage(a.Messages[i], b.Messages[i]); d != "" {
-			return fmt.Sprintf("message %d: %s", i, d)
-		}
-	}
-	for i := range a.Problems {
-		if a.Problems[i] != b.Problems[i] {
-			return fmt.Sprintf("problem %d: %+v vs %+v", i, a.Problems[i], b.Problems[i])
-		}
-	}
-	if len(a.Exchanges) != len(b.Exchanges) {
-		return fmt.Sprintf("%d vs %d exchanges", len(a.Exchanges), len(b.Exchanges))
-	}
-	for i := range a.Exchanges {
-		if d := fzDiffExchange(a.Exchanges[i], b.Exchanges[i]); d != "" {
-			return fmt.Sprintf("exchange %d: %s", i, d)
-		}
-	}
-	return ""
+	return fzDiffRecords(a, b)
 }
 
 // fzDiffShell compares everything but the frames, messages, problems and
@@ -702,25 +684,7 @@ func fzDiffStreaming(a, s *Connection, rec *fzRecorder) string {
 			return fmt.Sprintf("frame %d: streamed as part of message %d, kept as part of %d", i, m, a.Frames[i].Message)
 		}
 	}
-	for i := range a.Messages {
-		if d := fzDiffMessage(a.Messages[i], b.Messages[i]); d != "" {
-			return fmt.Sprintf("message %d: %s", i, d)
-		}
-	}
-	for i := range a.Problems {
-		if a.Problems[i] != b.Problems[i] {
-			return fmt.Sprintf("problem %d: %+v vs %+v", i, a.Problems[i], b.Problems[i])
-		}
-	}
-	if len(a.Exchanges) != len(b.Exchanges) {
-		return fmt.Sprintf("%d vs %d exchanges", len(a.Exchanges), len(b.Exchanges))
-	}
-	for i := range a.Exchanges {
-		if d := fzDiffExchange(a.Exchanges[i], b.Exchanges[i]); d != "" {
-			return fmt.Sprintf("exchange %d: %s", i, d)
-		}
-	}
-	return ""
+	return fzDiffRecords(a, &b)
 }
 
 func fzClip(b []byte) []byte {
@@ -883,4 +847,28 @@ func fzSeedHeaders() [][]byte {
 		{0x0b, 0x7e, 0x01, 0x00},                // reserved opcode, fragmented control frame
 		{0xf1},                                  // incomplete
 	}
+}
+
+// fzDiffRecords compares the messages, problems and exchanges of two
+// decodings whose shells and frames were already compared.
+func fzDiffRecords(a, b *Connection) string {
+	for i := range a.Messages {
+		if d := fzDiffMessage(a.Messages[i], b.Messages[i]); d != "" {
+			return fmt.Sprintf("message %d: %s", i, d)
+		}
+	}
+	for i := range a.Problems {
+		if a.Problems[i] != b.Problems[i] {
+			return fmt.Sprintf("problem %d: %+v vs %+v", i, a.Problems[i], b.Problems[i])
+		}
+	}
+	if len(a.Exchanges) != len(b.Exchanges) {
+		return fmt.Sprintf("%d vs %d exchanges", len(a.Exchanges), len(b.Exchanges))
+	}
+	for i := range a.Exchanges {
+		if d := fzDiffExchange(a.Exchanges[i], b.Exchanges[i]); d != "" {
+			return fmt.Sprintf("exchange %d: %s", i, d)
+		}
+	}
+	return ""
 }
