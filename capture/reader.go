@@ -215,8 +215,3 @@ func (r *Reader) damaged(what string, start int64, format string, args ...any) e
 	return fmt.Errorf("%s: %w: %s at byte offset %d: %s; reading stopped there",
 		r.name, ErrDamaged, what, start, fmt.Sprintf(format, args...))
 }
-
-// readError wraps an error of the underlying input.
-func (r *Reader) readError(start int64, err error) error {
-	return fmt.Errorf("%s: reading at byte offset %d: %w", r.name, start, err)
-}

@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,25 +11,7 @@ import (
 // buffer an unbounded stream that only looks like HTTP.
 const maxHeadSize = 64 << 10
 
-// headEnd returns the length of the HTTP head at the start of b, including
-// the blank line that ends it, or -1 if b does not hold a whole head yet.
-// A bare LF is accepted as a line end (RFC 9112 2.2 allows a recipient to).
-func headEnd(b []byte) int {
-	for start := 0; ; {
-		j := bytes.IndexByte(b[start:], '\n')
-		if j < 0 {
-			return -1
-		}
-		j += start
-		blank := j == start || (j == start+1 && b[start] == '\r')
-		if blank && start > 0 {
-			return j + 1
-		}
-		start = j + 1
-	}
-}
-
-// lines splits an HTTP head into lines without their CR LF, dropping the
+// headLines splits an HTTP head into lines without their CR LF, dropping the
 // final blank line.
 func headLines(head []byte) []string {
 	s := strings.TrimRight(string(head), "\r\n")

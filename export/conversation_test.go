@@ -183,13 +183,6 @@ func (r *recorder) relay(ln net.Listener, server string) error {
 	return nil
 }
 
-// received is what one peer got from the other in a live run: the ground
-// truth the decoded and exported messages are checked against.
-type received struct {
-	op   int
-	data []byte
-}
-
 // runScript runs sc between a real gorilla server and client over
 // loopback, through a recording relay, and returns the recorded stream.
 func runScript(t *testing.T, sc script) stream {
