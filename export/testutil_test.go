@@ -160,6 +160,10 @@ func streamed(t *testing.T, opts export.Options) (ndjson, dump []byte) {
 			t.Fatal(err)
 		}
 	})
+	// The dump is buffered; the commands flush it on a timer and at exit.
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return nb.Bytes(), db.Bytes()
 }
 
