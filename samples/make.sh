@@ -1,9 +1,28 @@
 #!/bin/sh
 # Regenerates the sample captures from real peers over loopback.
 # Needs root (or capture rights), tcpdump, dumpcap, editcap, Go and chromium.
-# Run from anywhere: ./samples/make.sh
+# Run from anywhere: ./samples/make.sh [SCENARIO...]
+# With scenario names (the -scenario names of peers), only those captures
+# are made again; the others are left as they are.
 set -eu
 cd "$(dirname "$0")"
+only=" $* "
+for name in "$@"; do
+	case " gorilla fragments deflate takeover ipv6 chromium violations " in
+	*" $name "*) ;;
+	*)
+		echo "make.sh: no scenario named $name" >&2
+		exit 2
+		;;
+	esac
+done
+# wanted SCENARIO: whether this run makes that scenario's capture.
+wanted() {
+	case $only in
+	"  " | *" $1 "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/peers" ./peers
@@ -13,6 +32,7 @@ go build -o "$work/peers" ./peers
 # scenario, then stops the capture.
 capture() {
 	file=$1 tool=$2 iface=$3 port=$4 scenario=$5 addr=$6 link=${7:-}
+	if ! wanted "$scenario"; then return 0; fi
 	log="$work/$scenario.log"
 	case $tool in
 	tcpdump)
@@ -53,10 +73,11 @@ capture() {
 
 capture gorilla-basic.pcapng dumpcap lo 9101 gorilla 127.0.0.1:9101
 capture gorilla-fragments.pcap tcpdump lo 9102 fragments 127.0.0.1:9102
-gzip -9 -n -f gorilla-fragments.pcap
+if wanted fragments; then gzip -9 -n -f gorilla-fragments.pcap; fi
 capture gorilla-deflate.pcap tcpdump lo 9103 deflate 127.0.0.1:9103
 capture coder-takeover-sll.pcap tcpdump any 9104 takeover 127.0.0.1:9104 LINUX_SLL
 capture ipv6-multi-sll2.pcap tcpdump any 9105 ipv6 '[::1]:9105' LINUX_SLL2
 capture chromium-deflate.pcapng dumpcap lo 9106 chromium 127.0.0.1:9106
-chmod 0644 ./*.pcap* 
+capture violations.pcap tcpdump lo 9107 violations 127.0.0.1:9107
+chmod 0644 ./*.pcap*
 chown "$(id -u):$(id -g)" ./*.pcap*

@@ -3,18 +3,24 @@
 // traffic with tcpdump or dumpcap. Each scenario exercises a part of
 // RFC 6455 and RFC 7692 with the libraries as they are used in the wild:
 // gorilla/websocket and coder/websocket, and a browser (chromium) for the
-// "chromium" scenario.
+// "chromium" scenario. The "violations" scenario breaks the protocol on
+// purpose: its client speaks RFC 6455 by hand over a raw socket.
 //
 //	go run ./samples/peers -scenario gorilla -addr 127.0.0.1:9101
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -29,7 +35,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "", "gorilla, fragments, deflate, takeover, ipv6 or chromium")
+	scenario := flag.String("scenario", "", "gorilla, fragments, deflate, takeover, ipv6, chromium or violations")
 	addr := flag.String("addr", "127.0.0.1:9101", "address the server listens on")
 	browser := flag.String("chromium", "chromium", "browser binary for the chromium scenario")
 	scrub := flag.String("scrub", "", "instead of a scenario, remove the capture host's hardware and OS description from pcapng `FILE`")
@@ -44,12 +50,13 @@ func main() {
 	}
 
 	run := map[string]func(string) error{
-		"gorilla":   gorillaBasic,
-		"fragments": fragments,
-		"deflate":   gorillaDeflate,
-		"takeover":  coderTakeover,
-		"ipv6":      multi,
-		"chromium":  func(a string) error { return chromium(a, *browser) },
+		"gorilla":    gorillaBasic,
+		"fragments":  fragments,
+		"deflate":    gorillaDeflate,
+		"takeover":   coderTakeover,
+		"ipv6":       multi,
+		"chromium":   func(a string) error { return chromium(a, *browser) },
+		"violations": violations,
 	}[*scenario]
 	if run == nil {
 		log.Fatalf("unknown scenario %q", *scenario)
@@ -439,6 +446,202 @@ func multi(addr string) error {
 		}
 	}
 	return nil
+}
+
+// violations: a clean gorilla connection, then a client that breaks
+// RFC 6455 on purpose, both against a gorilla echo server. The client
+// speaks the protocol by hand over a raw socket, because no library will
+// send what it must not; its handshake is valid, so that what follows is
+// judged as WebSocket framing. The clean connection comes first and is
+// over before the other starts: it is the one without problems, and its
+// six data segments keep the tests that swap neighbouring segments in
+// groups of two or three from moving a segment of the next connection
+// before that connection's SYN.
+func violations(addr string) error {
+	stop, err := serve(addr, gorillaEcho(&websocket.Upgrader{}))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/clean", nil)
+	if err != nil {
+		return err
+	}
+	read := readAll(c)
+	if err := c.WriteMessage(websocket.TextMessage, []byte("all good here")); err != nil {
+		return err
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := closeGorilla(c, read, websocket.CloseNormalClosure, ""); err != nil {
+		return err
+	}
+	time.Sleep(50 * time.Millisecond)
+	return rawViolations(addr)
+}
+
+// rawViolations runs the hand-written client of the violations scenario.
+// Three clean exchanges come first: a capture cut after the handshake is
+// then still recognisable as WebSocket from clean frames of both sides
+// before the first violation. Gorilla echoes text without checking its
+// UTF-8 and takes a length in a longer form than needed, but closes the
+// connection with 1002 at the first frame header it rejects: the frames
+// it would reject go last, in one write, so that the server has read them
+// all when it closes, and its close frame answers the first of them.
+func rawViolations(addr string) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	if err := rawHandshake(nc, br, addr, "/violations"); err != nil {
+		return err
+	}
+	// echoed sends one frame and waits for the server's echo, so that
+	// each exchange is its own pair of segments in the capture.
+	echoed := func(frame []byte) error {
+		if _, err := nc.Write(frame); err != nil {
+			return err
+		}
+		op, _, err := readServerFrame(br)
+		if err != nil {
+			return err
+		}
+		if want := frame[0] & 0x0f; op != want {
+			return fmt.Errorf("answer has opcode %d, want the echo's %d", op, want)
+		}
+		return nil
+	}
+	for _, f := range [][]byte{
+		rawFrame(0x81, true, false, []byte("hello, a valid frame")),
+		rawFrame(0x82, true, false, []byte{0, 1, 2, 3, 0xfe, 0xff}),
+		rawFrame(0x81, true, false, []byte("valid UTF-8: héllo ✓")),
+		// 8.1: text must be UTF-8; 0xc3 0x28 is a cut two-byte sequence
+		// and 0xff never occurs in UTF-8.
+		rawFrame(0x81, true, false, []byte("not UTF-8: \xc3\x28 \xff")),
+		// 5.2: a 5-byte length in the 16-bit form (a warning only).
+		rawFrame(0x81, true, true, []byte("short")),
+	} {
+		if err := echoed(f); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var batch []byte
+	// 5.1: a client must mask every frame.
+	batch = append(batch, rawFrame(0x81, false, false, []byte("unmasked client frame"))...)
+	// 5.2: RSV2 with no extension negotiated that defines it.
+	batch = append(batch, rawFrame(0x81|0x20, true, false, []byte("rsv2 set"))...)
+	// 7.4.2: 999 is below the range of codes that may be sent.
+	batch = append(batch, rawFrame(0x88, true, false, binary.BigEndian.AppendUint16(nil, 999))...)
+	if _, err := nc.Write(batch); err != nil {
+		return err
+	}
+	op, payload, err := readServerFrame(br)
+	if err != nil {
+		return err
+	}
+	if op != 8 || len(payload) < 2 || binary.BigEndian.Uint16(payload) != websocket.CloseProtocolError {
+		return fmt.Errorf("the server answered with opcode %d %q, want a close 1002", op, payload)
+	}
+	// The server closes the TCP connection after its close frame; wait
+	// for that before closing ours, so that the capture ends cleanly.
+	if _, err := br.ReadByte(); err == nil {
+		return errors.New("the server sent more after its close frame")
+	}
+	return nil
+}
+
+// rawHandshake sends a valid opening handshake and checks the server's
+// answer as a client must (RFC 6455 4.1): status 101, the Upgrade and
+// Connection headers, and Sec-WebSocket-Accept derived from the key.
+func rawHandshake(nc net.Conn, br *bufio.Reader, addr, path string) error {
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	switch {
+	case resp.StatusCode != http.StatusSwitchingProtocols:
+		return fmt.Errorf("handshake: status %s", resp.Status)
+	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
+		return fmt.Errorf("handshake: Upgrade %q", resp.Header.Get("Upgrade"))
+	case !strings.EqualFold(resp.Header.Get("Connection"), "upgrade"):
+		return fmt.Errorf("handshake: Connection %q", resp.Header.Get("Connection"))
+	case resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]):
+		return fmt.Errorf("handshake: Sec-WebSocket-Accept %q does not match the key", resp.Header.Get("Sec-WebSocket-Accept"))
+	}
+	return nil
+}
+
+// rawFrame encodes one frame: b0 is the first header byte (FIN, RSV bits,
+// opcode). A masked frame gets a fresh random key; long16 writes a short
+// length in the 16-bit form, which RFC 6455 5.2 forbids.
+func rawFrame(b0 byte, masked, long16 bool, payload []byte) []byte {
+	var maskBit byte
+	if masked {
+		maskBit = 0x80
+	}
+	f := []byte{b0}
+	switch n := len(payload); {
+	case n < 126 && !long16:
+		f = append(f, maskBit|byte(n))
+	case n <= 0xffff:
+		f = binary.BigEndian.AppendUint16(append(f, maskBit|126), uint16(n))
+	default:
+		f = binary.BigEndian.AppendUint64(append(f, maskBit|127), uint64(n))
+	}
+	if !masked {
+		return append(f, payload...)
+	}
+	var key [4]byte
+	rand.Read(key[:])
+	f = append(f, key[:]...)
+	for i, b := range payload {
+		f = append(f, b^key[i%4])
+	}
+	return f
+}
+
+// readServerFrame reads one unfragmented, unmasked server frame and
+// returns its opcode and payload.
+func readServerFrame(br *bufio.Reader) (byte, []byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	if h[0]&0x80 == 0 || h[1]&0x80 != 0 {
+		return 0, nil, fmt.Errorf("server frame header %x: fragmented or masked", h)
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126, 127:
+		ext := make([]byte, 2+6*(n-126))
+		if _, err := io.ReadFull(br, ext); err != nil {
+			return 0, nil, err
+		}
+		n = 0
+		for _, b := range ext {
+			n = n<<8 | uint64(b)
+		}
+	}
+	if n > 1<<20 {
+		return 0, nil, fmt.Errorf("server frame of %d bytes", n)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(br, p); err != nil {
+		return 0, nil, err
+	}
+	return h[0] & 0x0f, p, nil
 }
 
 // chromiumPage opens a WebSocket, sends a few messages and closes it when
