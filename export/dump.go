@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -595,65 +593,6 @@ func appendDuration(b []byte, d time.Duration) []byte {
 		return append(b, 's')
 	}
 	return append(b, d.Round(time.Second).String()...)
-}
-
-// redactProblem hides, in a problem's text, the values of the headers of
-// c's handshake that r hides: a few handshake problems quote them (a bad
-// Sec-WebSocket-Key, a subprotocol that was not offered), and a redacted
-// dump must not give away in a problem what it hides in the header line.
-func redactProblem(c *decode.Connection, msg string, r Redaction) string {
-	if !r.Enabled() || c == nil {
-		return msg
-	}
-	var heads [2][]decode.Header
-	if c.Request != nil {
-		heads[0] = c.Request.Headers
-	}
-	if c.Response != nil {
-		heads[1] = c.Response.Headers
-	}
-	for _, hs := range heads {
-		for _, h := range hs {
-			if r.header(h.Name) {
-				msg = hideValue(msg, h.Value)
-			}
-		}
-	}
-	if sp := c.Subprotocol; sp != "" && r.subprotocol(sp) != sp {
-		msg = hideValue(msg, sp)
-	}
-	return msg
-}
-
-// hideValue replaces v in msg, and the forms problem texts quote it in:
-// each comma-separated item of a list header, cut to the first 20 or 40
-// bytes, escaped as %q escapes it.
-func hideValue(msg, v string) string {
-	var forms []string
-	for _, item := range strings.Split(v, ",") {
-		item = strings.TrimSpace(item)
-		for _, n := range [...]int{20, 40, len(item)} {
-			if n > len(item) {
-				continue
-			}
-			s := item[:n]
-			q := strconv.Quote(s)
-			forms = append(forms, s, q[1:len(q)-1])
-		}
-	}
-	if v = strings.TrimSpace(v); v != "" {
-		forms = append(forms, v)
-	}
-	// Longest first: a cut form replaced first would leave the rest of
-	// the whole value in the text.
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	for _, f := range forms {
-		// Very short values would hide ordinary words along with them.
-		if len(f) >= 3 {
-			msg = strings.ReplaceAll(msg, f, Redacted)
-		}
-	}
-	return msg
 }
 
 // appendAddr appends a peer's address, or "-" when it is not known (a

@@ -136,7 +136,7 @@ func writeWebSocketEntry(e *jw, c *decode.Connection, r Redaction) {
 	w.str("subprotocol", r.subprotocol(c.Subprotocol))
 	w.str("extensions", c.Extensions)
 	w.key("problems")
-	writeList(e, entryIndent+"  ", len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
+	writeList(e, entryIndent+"  ", len(c.Problems), func(i int) { writeProblemJSON(e, c, &c.Problems[i], r) })
 	w.end()
 	o.end()
 }

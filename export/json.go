@@ -124,7 +124,7 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 	writeList(e, in, len(c.Messages), func(i int) { writeMessageJSON(e, &c.Messages[i]) })
 	writeCloses(e, &o, c)
 	o.key("problems")
-	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, &c.Problems[i]) })
+	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, c, &c.Problems[i], r) })
 	writeTotals(&o, c)
 	o.end()
 }
@@ -371,17 +371,19 @@ func writeCloseJSON(e *jw, c *decode.Close) {
 	o.end()
 }
 
-func writeProblemJSON(e *jw, p *decode.Problem) {
+func writeProblemJSON(e *jw, c *decode.Connection, p *decode.Problem, r Redaction) {
 	o := o1(e)
-	problemFields(&o, p)
+	problemFields(&o, c, p, r)
 	o.end()
 }
 
-// problemFields writes the members of a problem object.
-func problemFields(o *obj, p *decode.Problem) {
+// problemFields writes the members of a problem object of connection c.
+// A few problem texts quote header values; those that r hides are hidden
+// there too.
+func problemFields(o *obj, c *decode.Connection, p *decode.Problem, r Redaction) {
 	o.str("severity", p.Severity.String())
 	o.str("kind", string(p.Kind))
-	o.str("message", p.Message)
+	o.str("message", redactProblem(c, p.Message, r))
 	o.str("from", sideName(p.From))
 	o.timeIf("time", p.Time)
 	if p.Frame >= 0 {

@@ -77,7 +77,7 @@ func (n *NDJSONWriter) Event(ev decode.Event) error {
 		messageFields(&o, ev.Message)
 	case decode.EventProblem:
 		o.int("index", int64(ev.Index))
-		problemFields(&o, ev.Problem)
+		problemFields(&o, c, ev.Problem, r)
 	case decode.EventClosed:
 		o.timeIf("time", c.LastSeen)
 		o.str("state", c.State.String())

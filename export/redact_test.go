@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
@@ -100,6 +101,35 @@ func TestRedactionNames(t *testing.T) {
 		}
 		if out := writeJSON(t, export.Options{}, c); bytes.Contains(out, []byte(export.Redacted)) {
 			t.Errorf("%s hidden without redaction", name)
+		}
+	}
+}
+
+// TestRedactionHidesQuotedValues: a problem whose text quotes a hidden
+// header value (a malformed key, a subprotocol the client did not offer)
+// gives it away in no export.
+func TestRedactionHidesQuotedValues(t *testing.T) {
+	opts := export.Options{Redact: export.Redaction{Headers: []string{"Sec-WebSocket-Protocol", "Sec-WebSocket-Key"}}}
+	var nd bytes.Buffer
+	ndw := export.NewNDJSONWriter(&nd, opts)
+	c := &decode.Connection{ID: "1", Client: "127.0.0.1:5000", Server: "127.0.0.1:80"}
+	d := decode.NewDecoder(c, decode.Options{}, func(e decode.Event) { ndw.Event(e) })
+	d.Feed(decode.Client, time.Unix(1, 0), []byte("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: n0t-a-k3y-s3cr3t\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n"))
+	d.Feed(decode.Server, time.Unix(2, 0), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: 0ther-s3cr3t\r\n\r\n"))
+	d.End(time.Unix(3, 0))
+	if len(c.Problems) < 2 {
+		t.Fatalf("problems %+v: the test needs the ones that quote the headers", c.Problems)
+	}
+	for format, out := range map[string][]byte{
+		"JSON":           writeJSON(t, opts, c),
+		"HAR":            writeHAR(t, opts, c),
+		"NDJSON":         nd.Bytes(),
+		"JSON, in clear": writeJSON(t, export.Options{}, c),
+	} {
+		if leaked := bytes.Contains(out, []byte("s3cr3t")); leaked != (format == "JSON, in clear") {
+			t.Errorf("%s: the secret is there = %v:\n%s", format, leaked, out)
 		}
 	}
 }
