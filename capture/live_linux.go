@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -145,6 +146,86 @@ func (l *Live) sll(ll *unix.SockaddrLinklayer, data []byte) []byte {
 	binary.NativeEndian.PutUint16(h[14:16], ll.Protocol) // already in network byte order
 	l.out = append(l.out, h[:]...)
 	return append(l.out, data...)
+}
+
+// SetFilter has the kernel run f, compiled to classic BPF, on every packet
+// of the socket, so that only the packets f selects are copied to this
+// process: the filter costs nothing per packet it drops, and a busy
+// interface does not overflow the socket's buffer with packets nobody
+// wants. A nil or empty filter removes the program. Call it before Next,
+// or from the goroutine that calls Next.
+//
+// The packets the socket queued before the program was attached were
+// not filtered, and would leak through if it were only attached. So, as
+// libpcap does (pcap-linux.c, set_kernel_filter), a program that drops
+// everything is attached first, the queue is drained (nothing enters it
+// any more), and f's program then replaces it: nothing that f rejects is
+// delivered after SetFilter returns. Packets that arrive while it runs
+// are dropped, a moment's loss at the start of a capture. After an error
+// the socket may be left dropping everything.
+func (l *Live) SetFilter(f *Filter) error {
+	if f == nil || f.root == nil {
+		err := unix.SetsockoptInt(l.fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
+		if err != nil && !errors.Is(err, unix.ENOENT) { // ENOENT: there was none
+			return fmt.Errorf("capture on %s: removing the filter: %w", l.iface.Name, err)
+		}
+		return nil
+	}
+	layout, ok := bpfLayoutFor(l.link)
+	if l.cooked {
+		// A cooked socket's filter sees the packet from its network
+		// header on, not the SLL header Next adds.
+		layout, ok = kernelCookedLayout(), true
+	}
+	if !ok {
+		return fmt.Errorf("capture on %s: filter %q: no program for %s", l.iface.Name, f, l.link)
+	}
+	prog, err := f.program(layout)
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", l.iface.Name, err)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("capture on %s: filter %q: assembling: %w", l.iface.Name, f, err)
+	}
+	drop, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
+	if err != nil {
+		return fmt.Errorf("capture on %s: assembling a filter that drops everything: %w", l.iface.Name, err)
+	}
+	if err := l.attach(drop); err != nil {
+		return fmt.Errorf("capture on %s: attaching a filter that drops everything: %w", l.iface.Name, err)
+	}
+	if err := l.drain(); err != nil {
+		return fmt.Errorf("capture on %s: draining what was queued before the filter: %w", l.iface.Name, err)
+	}
+	if err := l.attach(raw); err != nil {
+		return fmt.Errorf("capture on %s: attaching filter %q: %w", l.iface.Name, f, err)
+	}
+	return nil
+}
+
+// attach attaches a classic BPF program to the socket (SO_ATTACH_FILTER,
+// socket(7)), replacing the one attached before.
+func (l *Live) attach(prog []bpf.RawInstruction) error {
+	code := make([]unix.SockFilter, len(prog))
+	for i, ins := range prog {
+		code[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	return unix.SetsockoptSockFprog(l.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(code)), Filter: &code[0]})
+}
+
+// drain reads and discards what the socket holds, without waiting.
+func (l *Live) drain() error {
+	for {
+		_, _, err := unix.Recvfrom(l.fd, l.buf, unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+		switch {
+		case err == nil, errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return nil
+		default:
+			return err
+		}
+	}
 }
 
 // Close closes the socket.

@@ -24,5 +24,10 @@ func (l *Live) Next(rec *Record) error {
 	return fmt.Errorf("live capture is not supported on %s", runtime.GOOS)
 }
 
+// SetFilter is never reached: OpenLive fails.
+func (l *Live) SetFilter(f *Filter) error {
+	return fmt.Errorf("live capture is not supported on %s", runtime.GOOS)
+}
+
 // Close does nothing.
 func (l *Live) Close() error { return nil }
