@@ -5,66 +5,62 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spf13/cobra"
 )
 
-const demoUsage = `Usage: wstap demo [--once] [flags]
-
-Starts a local WebSocket echo server, the proxy in front of it, and a
+// demoCommand is "wstap demo".
+func (a *app) demoCommand() *cobra.Command {
+	var (
+		out  outputFlags
+		once bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo [--once] [flags]",
+		Short: "A local echo server and a scripted client talking through the proxy",
+		Long: `Starts a local WebSocket echo server, the proxy in front of it, and a
 scripted client that talks to the server through the proxy: text and
 binary messages, a fragmented message, a ping, permessage-deflate, and a
 close with code 1000. Everything is on 127.0.0.1, on ports picked free.
 
 After the conversation the demo keeps running, so that you can point a
 client of your own at the proxy, until Ctrl-C (SIGINT) or SIGTERM; with
---once it stops right after the conversation. The output files are
-written when it stops.
+--once it stops right after the conversation. The outputs are written
+when it stops.
 
-Without an output flag the messages are printed as with --dump (the
-terminal UI does not exist yet).
-
-Flags:
-`
-
-// cmdDemo implements "wstap demo".
-func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runDemo(ctx, args, stdout, stderr)
+Without an output flag the conversation is printed as with --dump.`,
+		Example: `  wstap demo
+  wstap demo --once --json demo.json`,
+		Args: noArgs(`"wstap demo" takes no arguments`),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runJob(cmd, func(j *job) error {
+				return j.demo(&out, once)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&once, "once", false, "stop after the scripted conversation instead of waiting for Ctrl-C")
+	out.register(fs)
+	return cmd
 }
 
-// runDemo runs the demo until ctx is done or, with --once, until the
+// demo runs the demo until the job is stopped or, with once, until the
 // conversation is over.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, out := commandFlags("demo", demoUsage, stderr)
-	once := fs.Bool("once", false, "stop after the scripted conversation instead of waiting for Ctrl-C")
-	if status, done := parseCommandFlags(fs, args); done {
-		return status
+func (j *job) demo(out *outputFlags, once bool) error {
+	if err := out.settle(j.stdout); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "wstap demo: takes no arguments")
-		fs.Usage()
-		return 2
+	if err := out.check(nil); err != nil {
+		return err
 	}
-	status := 0
-	fail := func(err error) {
-		fmt.Fprintf(stderr, "wstap demo: %v\n", err)
-		status = 1
-	}
-
 	echoLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fail(fmt.Errorf("starting the echo server: %w", err))
-		return status
+		return fmt.Errorf("starting the echo server: %w", err)
 	}
 	echo := &http.Server{Handler: http.HandlerFunc(demoEcho), ReadHeaderTimeout: 10 * time.Second}
 	go echo.Serve(echoLn)
@@ -72,44 +68,36 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fail(fmt.Errorf("starting the proxy: %w", err))
-		return status
+		return fmt.Errorf("starting the proxy: %w", err)
 	}
-	outs, err := out.openForCommand(stdout, stderr)
+	outs, err := j.openOutputs(out)
 	if err != nil {
 		proxyLn.Close()
-		fail(err)
-		return status
+		return err
 	}
-	ps := newProxySession(out, outs, echoLn.Addr().String(), "wstap demo", stderr)
-	proxyCtx, stopProxy := context.WithCancel(ctx)
+	p := newProxy(out, outs, echoLn.Addr().String(), j)
+	proxyCtx, stopProxy := context.WithCancel(j.ctx)
+	defer stopProxy()
 	served := make(chan error, 1)
-	go func() { served <- ps.p.Serve(proxyCtx, proxyLn) }()
+	go func() { served <- p.Serve(proxyCtx, proxyLn) }()
 
 	url := "ws://" + proxyLn.Addr().String() + "/echo"
-	fmt.Fprintf(stderr, "wstap demo: echo server on %s, proxy on %s\n", echoLn.Addr(), proxyLn.Addr())
-	if err := demoConversation(ctx, url); err != nil {
-		fail(fmt.Errorf("the scripted conversation: %w", err))
+	j.infof("echo server on %s, proxy on %s", echoLn.Addr(), proxyLn.Addr())
+	if err := demoConversation(j.ctx, url); err != nil {
+		j.errorf("the scripted conversation: %v", err)
 	}
-	if *once {
+	if once {
 		// The connection ends as soon as both sides closed it; give the
 		// proxy a moment to see that before stopping it.
-		for deadline := time.Now().Add(2 * time.Second); ps.p.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		for deadline := time.Now().Add(2 * time.Second); p.Active() > 0 && time.Now().Before(deadline) && !j.interrupted(); {
 			time.Sleep(10 * time.Millisecond)
 		}
-	} else if ctx.Err() == nil {
-		fmt.Fprintf(stderr, "wstap demo: the proxy stays up at %s for clients of your own; stop with Ctrl-C\n", url)
-		<-ctx.Done()
+	} else if !j.interrupted() {
+		j.infof("the proxy stays up at %s for clients of your own; stop with Ctrl-C", url)
+		<-j.ctx.Done()
 	}
 	stopProxy()
-	if err := <-served; err != nil {
-		fail(err)
-	}
-	if err := outs.Close(); err != nil {
-		fail(err)
-	}
-	fmt.Fprintf(stderr, "wstap demo: connections decoded: %d\n", ps.done.Load())
-	return status
+	return <-served
 }
 
 // demoEcho is the demo's server: it sends every message back as it came,

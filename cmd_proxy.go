@@ -1,24 +1,27 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
-	"sync/atomic"
-	"syscall"
 
+	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/decode"
 )
 
-const proxyUsage = `Usage: wstap proxy [--listen ADDR] --upstream URL [flags]
-
-A reverse proxy for plain ws:// traffic: every connection accepted on ADDR
+// proxyCommand is "wstap proxy".
+func (a *app) proxyCommand() *cobra.Command {
+	var (
+		out      outputFlags
+		listen   string
+		upstream string
+	)
+	cmd := &cobra.Command{
+		Use:   "proxy --upstream URL [--listen ADDR] [flags]",
+		Short: "Reverse proxy for ws:// traffic: relays every byte unchanged and decodes it",
+		Long: `A reverse proxy for plain ws:// traffic: every connection accepted on ADDR
 is relayed to the upstream's host and port, byte for byte in both
 directions (nothing is re-framed or rewritten), and decoded on the way:
 the Upgrade handshake, every frame and message, and plain HTTP requests
@@ -27,87 +30,65 @@ of the server. URL is ws://HOST:PORT, http://HOST:PORT or HOST:PORT; its
 path is ignored, the client's request goes through unchanged.
 
 Stop it with Ctrl-C (SIGINT) or SIGTERM: open connections are closed and
-the output files are written, with everything decoded until then.
+the outputs are written, with everything decoded until then.
 
-Without an output flag the messages are printed as with --dump (the
-terminal UI does not exist yet).
-
-Flags:
-`
-
-// cmdProxy implements "wstap proxy".
-func cmdProxy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runProxy(ctx, args, stdout, stderr)
+Without an output flag the conversation is printed as with --dump.`,
+		Example: `  wstap proxy --upstream ws://127.0.0.1:9000
+  wstap proxy --listen 127.0.0.1:8081 --upstream 127.0.0.1:9000 --har bug.har`,
+		Args: noArgs("give the server with --upstream"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if upstream == "" {
+				return usagef("give the server with --upstream (for example --upstream ws://127.0.0.1:9000)")
+			}
+			up, err := upstreamAddr(upstream)
+			if err != nil {
+				return usageError{err}
+			}
+			return a.runJob(cmd, func(j *job) error {
+				return j.proxy(&out, listen, up)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&listen, "listen", "l", "127.0.0.1:8080", "accept connections on `ADDR` (host:port; port 0 picks a free one)")
+	fs.StringVarP(&upstream, "upstream", "u", "", "relay every connection to `URL` (ws://HOST:PORT, http://HOST:PORT or HOST:PORT)")
+	out.register(fs)
+	return cmd
 }
 
-// runProxy proxies until ctx is done (the signal, or a test).
-func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, out := commandFlags("proxy", proxyUsage, stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "accept connections on `ADDR` (host:port; port 0 picks a free one)")
-	upstream := fs.String("upstream", "", "relay every connection to `URL` (ws://HOST:PORT, http://HOST:PORT or HOST:PORT)")
-	if status, done := parseCommandFlags(fs, args); done {
-		return status
+// proxy relays connections on listen to up until the job is stopped.
+func (j *job) proxy(out *outputFlags, listen, up string) error {
+	if err := out.settle(j.stdout); err != nil {
+		return err
 	}
-	if *upstream == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "wstap proxy: give the server with --upstream, and no other arguments")
-		fs.Usage()
-		return 2
+	if err := out.check(nil); err != nil {
+		return err
 	}
-	up, err := upstreamAddr(*upstream)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
-		return 2
+		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
-		return 1
-	}
-	outs, err := out.openForCommand(stdout, stderr)
+	outs, err := j.openOutputs(out)
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
-		return 1
+		return err
 	}
-	fmt.Fprintf(stderr, "wstap proxy: listening on %s, relaying to %s; stop with Ctrl-C\n", ln.Addr(), up)
-	ps := newProxySession(out, outs, up, "wstap proxy", stderr)
-	status := 0
-	if err := ps.p.Serve(ctx, ln); err != nil {
-		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
-		status = 1
-	}
-	if err := outs.Close(); err != nil {
-		fmt.Fprintf(stderr, "wstap proxy: %v\n", err)
-		status = 1
-	}
-	fmt.Fprintf(stderr, "wstap proxy: connections decoded: %d\n", ps.done.Load())
-	return status
+	j.infof("listening on %s, relaying to %s; stop with Ctrl-C", ln.Addr(), up)
+	return newProxy(out, outs, up, j).Serve(j.ctx, ln)
 }
 
-// proxySession is a capture.Proxy wired to the outputs of a command.
-type proxySession struct {
-	p    *capture.Proxy
-	done atomic.Int64
-}
-
-func newProxySession(out *outputFlags, outs *outputs, upstream, name string, stderr io.Writer) *proxySession {
-	ps := &proxySession{}
+// newProxy makes a capture.Proxy that feeds the outputs of job j.
+func newProxy(out *outputFlags, outs *outputs, upstream string, j *job) *capture.Proxy {
 	var event decode.Listener
 	if out.streams() {
 		event = outs.Event
 	}
-	ps.p = capture.NewProxy(capture.ProxyOptions{
+	return capture.NewProxy(capture.ProxyOptions{
 		Upstream: upstream,
 		Event:    event,
-		Done: func(c *decode.Connection) {
-			ps.done.Add(1)
-			outs.Done(c)
-		},
-		Warn: func(msg string) { fmt.Fprintf(stderr, "%s: warning: %s\n", name, msg) },
+		Done:     outs.Done,
+		Warn:     func(msg string) { j.warnf("%s", msg) },
 	})
-	return ps
 }
 
 // upstreamAddr turns the --upstream URL into the host:port to dial.

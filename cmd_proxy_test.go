@@ -20,18 +20,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// runMainEnv makes the test binary act as the wstap command, so that a
-// test can run wstap as a process of its own and stop it with a real
-// signal, without building it first.
-const runMainEnv = "WSTAP_TEST_RUN_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // proxyTestUpstream is a gorilla echo server with permessage-deflate that
 // answers GET /plain with a plain HTTP body.
 func proxyTestUpstream(t *testing.T) string {
@@ -60,8 +48,7 @@ func TestProxyCommandSignal(t *testing.T) {
 	upstream := proxyTestUpstream(t)
 	dir := t.TempDir()
 	jsonPath, harPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "s.har")
-	cmd := exec.Command(os.Args[0], "proxy", "--listen", "127.0.0.1:0", "--upstream", "ws://"+upstream+"/ignored", "--json", jsonPath, "--har", harPath)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd := exec.Command(wstapBinary, "proxy", "--listen", "127.0.0.1:0", "--upstream", "ws://"+upstream+"/ignored", "--json", jsonPath, "--har", harPath)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

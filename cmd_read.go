@@ -1,120 +1,166 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
-	"syscall"
-	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
-	"golang.org/x/term"
 )
 
-const readUsage = `Usage: wstap read [flags] FILE...
+// readCommand is "wstap read".
+func (a *app) readCommand() *cobra.Command {
+	var (
+		out            outputFlags
+		filterExpr     string
+		failOnProblems bool
+	)
+	cmd := &cobra.Command{
+		Use:   "read [flags] FILE...",
+		Short: "Decode pcap, pcapng (gzip too), HAR or wstap JSON files",
+		Long: `Decodes every WebSocket connection in the files: pcap and pcapng captures
+(gzip-compressed or not, recognised by content; Ethernet, VLAN, Linux
+cooked, BSD loopback and raw IP link types), HAR files and wstap JSON
+exports. "-" reads standard input, so that "tcpdump -U -w - | wstap read -"
+decodes as packets are captured.
 
-Decodes every WebSocket connection in the files: pcap and pcapng captures
-(gzip-compressed or not, detected by content; Ethernet, VLAN, Linux cooked,
-BSD loopback and raw IP link types), HAR files and wstap JSON exports.
-"-" reads standard input, so that "tcpdump -w - | wstap read -" works.
+Every file is recognised from its first bytes before anything is decoded:
+a file that is none of these is refused at once, and the run fails (exit
+1) without writing any output. Ctrl-C stops reading and writes what was
+decoded until then (exit 130).
 
-Without an output flag the messages are printed as with --dump.
-
-Flags:
-`
-
-// cmdRead implements "wstap read".
-func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs, out := commandFlags("read", readUsage, stderr)
-	filterExpr := fs.String("filter", "", "decode only the packets `EXPR` selects: host, port, portrange, net, src/dst, not, and, or")
-	if status, done := parseCommandFlags(fs, args); done {
-		return status
+Without an output flag the conversation is printed as with --dump.`,
+		Example: `  wstap read capture.pcapng
+  wstap read capture.pcapng --har bug.har --redact
+  tcpdump -i lo -U -w - port 8080 | wstap read -
+  wstap read --json - session.har | jq '.connections[].problems'
+  wstap read --fail-on-problems --json report.json ci-capture.pcap`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("no file given; name capture, HAR or JSON files, or - for standard input")
+			}
+			stdin := 0
+			for _, f := range args {
+				if f == "-" {
+					stdin++
+				}
+			}
+			if stdin > 1 {
+				return usagef(`"-" (standard input) can be read only once`)
+			}
+			return nil
+		},
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveDefault // file names
+		},
+		RunE: func(cmd *cobra.Command, files []string) error {
+			filter, err := capture.ParseFilter(filterExpr)
+			if err != nil {
+				return usageError{err}
+			}
+			return a.runJob(cmd, func(j *job) error {
+				return j.read(&out, files, filter, failOnProblems)
+			})
+		},
 	}
-	files := fs.Args()
-	if len(files) == 0 {
-		fmt.Fprintln(stderr, "wstap read: no file given")
-		fs.Usage()
-		return 2
+	fs := cmd.Flags()
+	fs.StringVarP(&filterExpr, "filter", "f", "", "decode only the packets `EXPR` selects, in tcpdump's syntax: tcp port 80, host example.com, src net 10.0.0.0/8, not port 22, ...")
+	fs.BoolVar(&failOnProblems, "fail-on-problems", false, "exit with status 3 when an error-severity problem was found in the traffic (for CI pipelines)")
+	out.register(fs)
+	return cmd
+}
+
+// read decodes files into the outputs.
+func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, failOnProblems bool) error {
+	if err := out.settle(j.stdout); err != nil {
+		return err
 	}
-	filter, err := capture.ParseFilter(*filterExpr)
+	if err := out.check(statInputs(files, j.a.stdin)); err != nil {
+		return err
+	}
+	// Every input is opened and recognised before anything is decoded, so
+	// that a wrong file fails the run before any output exists. Files are
+	// closed again until their turn (a run over thousands of files must
+	// not hold them all open); standard input stays open.
+	var stdin *input
+	for _, name := range files {
+		in, err := openInput(j.ctx, name, j.a.stdin)
+		if err != nil {
+			if j.interrupted() {
+				j.infof("interrupted while opening %s; nothing was decoded", name)
+				j.fail(exitInterrupted)
+				return nil
+			}
+			return err
+		}
+		if name == "-" {
+			stdin = in
+			continue
+		}
+		in.Close()
+	}
+	outs, err := j.openOutputs(out)
 	if err != nil {
-		fmt.Fprintf(stderr, "wstap read: %v\n", err)
-		return 2
+		return err
 	}
-	outs, err := out.openForCommand(stdout, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "wstap read: %v\n", err)
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	r := &reader{outs: outs, stdin: stdin, stderr: stderr, filter: filter, ids: &idSet{imported: map[string]bool{}}}
+	r := &reader{j: j, outs: outs, filter: filter, ids: &idSet{imported: map[string]bool{}}}
 	if out.streams() {
 		r.event = outs.Event
 	}
-	r.progress = wantProgress(stdout, stderr, out)
-	status := 0
+	r.progress = wantProgress(j.stdout, j.stderr, out)
 	for _, name := range files {
-		if ctx.Err() != nil {
+		if j.interrupted() {
 			break
 		}
-		if err := r.readFile(ctx, name); err != nil {
-			fmt.Fprintf(stderr, "wstap read: %v\n", err)
-			status = 1
+		in := stdin
+		if name != "-" {
+			if in, err = openInput(j.ctx, name, j.a.stdin); err != nil {
+				return err
+			}
+		}
+		err := r.readInput(in)
+		in.Close()
+		if err != nil {
+			return err
 		}
 	}
-	if err := outs.Close(); err != nil {
-		fmt.Fprintf(stderr, "wstap read: %v\n", err)
-		status = 1
+	if j.interrupted() {
+		j.fail(exitInterrupted)
+		return nil
 	}
-	return status
+	if failOnProblems && outs.Stats().errors > 0 {
+		j.infof("error-severity problems were found (--fail-on-problems)")
+		j.fail(exitProblems)
+	}
+	return nil
 }
 
-// reader reads the files of one "wstap read" into the same outputs.
+// reader reads the inputs of one "wstap read" into the same outputs.
 type reader struct {
+	j    *job
 	outs *outputs
 	// event is outs.Event when a streaming output (--dump, --ndjson) wants
 	// the decoder's events, and nil otherwise: every event would cost a
 	// lock the JSON and HAR writers hold while they write.
 	event    decode.Listener
-	stdin    io.Reader
-	stderr   io.Writer
 	filter   *capture.Filter
 	ids      *idSet
 	progress bool
 }
 
-// readFile reads one capture, HAR or JSON file ("-" is standard input).
-func (r *reader) readFile(ctx context.Context, name string) error {
-	var in io.Reader
-	size := int64(-1)
-	display := name
-	if name == "-" {
-		in, display = r.stdin, "stdin"
-	} else {
-		f, err := os.Open(name)
+// readInput decodes one opened input.
+func (r *reader) readInput(in *input) error {
+	j := r.j
+	if in.export != nil {
+		conns, err := export.Load(in.display, in.export)
 		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
-	}
-	counted := &countingReader{r: in}
-	rd, rest, err := capture.Open(display, counted)
-	if errors.Is(err, capture.ErrNotCapture) && rest != nil {
-		conns, err := export.Load(display, rest)
-		if err != nil {
+			if j.interrupted() {
+				j.infof("interrupted while loading %s; it is not in the outputs", in.display)
+				return nil
+			}
 			return err
 		}
 		for _, c := range conns {
@@ -123,13 +169,10 @@ func (r *reader) readFile(ctx context.Context, name string) error {
 		}
 		return nil
 	}
-	if err != nil {
-		return err
-	}
 	var bar *progressBar
 	warn := func(msg string) {
 		bar.clear()
-		fmt.Fprintf(r.stderr, "wstap read: warning: %s: %s\n", display, msg)
+		j.warnf("%s: %s", in.display, msg)
 	}
 	done := startDone(r.outs.Done)
 	defer done.wait()
@@ -147,66 +190,24 @@ func (r *reader) readFile(ctx context.Context, name string) error {
 	})
 	var opts capture.RunOptions
 	if r.progress {
-		bar = &progressBar{w: r.stderr, name: display, size: size, read: counted, tracker: t}
+		bar = &progressBar{w: j.stderr, name: in.display, size: in.size, read: in.counted, tracker: t}
 		opts.Progress = bar.update
 	}
-	err = capture.Run(ctx, rd, t, opts)
+	err := capture.Run(j.ctx, in.capture, t, opts)
 	t.Close()
 	bar.clear()
 	switch {
+	case j.interrupted():
+		j.infof("interrupted in %s after %d records; what was decoded is written", in.display, in.capture.Records())
 	case err == nil:
 	case errors.Is(err, capture.ErrTruncated), errors.Is(err, capture.ErrDamaged):
 		// Everything before the damage is decoded and written: a cut
 		// capture is a common, usable thing, not a failure.
-		fmt.Fprintf(r.stderr, "wstap read: warning: %v\n", err)
+		j.warnf("%v", err)
 	default:
 		return err
 	}
-	if ctx.Err() != nil {
-		fmt.Fprintf(r.stderr, "wstap read: interrupted in %s after %d records; what was decoded is written\n", display, rd.Records())
-	}
 	return nil
-}
-
-// doneQueue hands ended connections to the outputs on a goroutine of its
-// own, in order, so that writing one connection's JSON or HAR overlaps with
-// decoding the next ones. The queue is short: when the writer falls behind,
-// decoding waits, and memory stays bounded.
-type doneQueue struct {
-	ch       chan *decode.Connection
-	finished chan struct{}
-}
-
-func startDone(done func(*decode.Connection)) *doneQueue {
-	q := &doneQueue{ch: make(chan *decode.Connection, 32), finished: make(chan struct{})}
-	go func() {
-		defer close(q.finished)
-		for c := range q.ch {
-			done(c)
-		}
-	}()
-	return q
-}
-
-func (q *doneQueue) done(c *decode.Connection) { q.ch <- c }
-
-// wait returns once every queued connection was handed out.
-func (q *doneQueue) wait() {
-	close(q.ch)
-	<-q.finished
-}
-
-// countingReader counts the bytes read through it, for the progress
-// indicator (the bytes of the file, before any decompression).
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // idSet hands out connection IDs "1", "2", ... in order, and keeps the IDs
@@ -244,54 +245,12 @@ func (s *idSet) claim(id string) string {
 }
 
 // wantProgress says whether to show progress: only when stderr is a
-// terminal, and not when that terminal also shows the --dump lines, which
-// the progress line would garble.
-func wantProgress(stdout, stderr io.Writer, out *outputFlags) bool {
+// terminal, and not when that terminal also shows the dump or another
+// output, which the progress line would garble.
+func wantProgress(stdout, stderr any, out *outputFlags) bool {
 	if !isTerminal(stderr) {
 		return false
 	}
 	toStdout := out.dump || out.json == "-" || out.har == "-" || out.ndjson == "-"
 	return !(toStdout && isTerminal(stdout))
 }
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// progressBar shows how far a read got on one line of a terminal: bytes,
-// percent of the file when its size is known, and messages found.
-type progressBar struct {
-	w       io.Writer
-	name    string
-	size    int64
-	read    *countingReader
-	tracker *capture.Tracker
-	last    time.Time
-	shown   bool
-}
-
-func (p *progressBar) update() {
-	now := time.Now()
-	if now.Sub(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = now
-	msgs := p.tracker.Stats().Messages
-	if p.size > 0 {
-		fmt.Fprintf(p.w, "\r\033[Kreading %s: %s of %s (%d%%), %d messages", p.name, mb(p.read.n), mb(p.size), p.read.n*100/p.size, msgs)
-	} else {
-		fmt.Fprintf(p.w, "\r\033[Kreading %s: %s, %d messages", p.name, mb(p.read.n), msgs)
-	}
-	p.shown = true
-}
-
-// clear removes the progress line (the next update draws it again).
-func (p *progressBar) clear() {
-	if p != nil && p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
-}
-
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

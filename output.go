@@ -1,148 +1,98 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
 )
 
-// outputFlags holds the common output flags of read/proxy/capture/demo:
-// --json FILE, --har FILE, --ndjson FILE ("-" = stdout), --dump,
-// --redact, --redact-header NAME (repeatable), --redact-query NAME (repeatable).
-type outputFlags struct {
-	json, har, ndjson string
-	dump              bool
-	redact            bool
-	redactHeaders     outputNames
-	redactQuery       outputNames
+// dumpFlushEvery is how often the dump is flushed: soon enough to read as
+// live, while a burst of messages costs one write, not one per line.
+const dumpFlushEvery = 100 * time.Millisecond
+
+// outputs are the open outputs of one command run. Its methods may be
+// called from several goroutines (the proxy decodes each connection on its
+// own); a mutex keeps each event and connection whole in every stream.
+type outputs struct {
+	mu     sync.Mutex
+	dump   *export.Dumper
+	ndjson *export.NDJSONWriter
+	// exports are --json and --har: written per connection by Done.
+	exports    []*exportFile
+	ndjsonFile io.WriteCloser
+	err        error
+	closed     bool
+	stats      runStats
+
+	stopFlush chan struct{}
+	flushed   chan struct{}
 }
 
-// commandFlags creates the flag set of a command, with the common output
-// flags and the command's usage text.
-func commandFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *outputFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := &outputFlags{}
-	out.register(fs)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+// runStats count what a run decoded, for the summary line and for
+// --fail-on-problems.
+type runStats struct {
+	connections, messages, problems, errors int64
+}
+
+// String is the summary: "2 connections, 14 messages, 1 problem (1 error)".
+func (s runStats) String() string {
+	line := plural(s.connections, "connection") + ", " + plural(s.messages, "message") + ", " + plural(s.problems, "problem")
+	if s.problems > 0 {
+		line += " (" + plural(s.errors, "error") + ")"
 	}
-	return fs, out
+	return line
 }
 
-// parseCommandFlags parses a command's arguments. done is set when the
-// command must return status at once: 0 after -h, 2 after a usage error
-// (the flag package has printed it).
-func parseCommandFlags(fs *flag.FlagSet, args []string) (status int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n int64, noun string) string {
+	s := strconv.FormatInt(n, 10) + " " + noun
+	if n != 1 {
+		s += "s"
+	}
+	return s
+}
+
+// connWriter is a whole-session export: export.JSONWriter or HARWriter.
+type connWriter interface {
+	Write(c *decode.Connection) error
+	Close() error
+}
+
+// exportFile is a whole-session export and the file it goes to. Its error
+// is its own: a broken --dump pipe does not cost the JSON file.
+type exportFile struct {
+	w    connWriter
+	file *atomicFile
+	what string
+	err  error
+}
+
+// check refuses outputs that would destroy a file (see checkOutput), before
+// any input is opened. A refusal is a usage error: the command line asks
+// for something wstap will not do.
+func (o *outputFlags) check(inputs []inputFile, extra ...outputPath) error {
+	for _, p := range append(o.paths(), extra...) {
+		if err := checkOutput(p, inputs); err != nil {
+			return usageError{err}
 		}
-		return 2, true
-	}
-	return 0, false
-}
-
-// outputNames is a repeatable flag value.
-type outputNames []string
-
-func (n *outputNames) String() string { return strings.Join(*n, ",") }
-
-func (n *outputNames) Set(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("a name is required")
-	}
-	*n = append(*n, v)
-	return nil
-}
-
-// register adds the flags to fs.
-func (o *outputFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.json, "json", "", "write the session as wstap JSON to `FILE` (\"-\" = stdout)")
-	fs.StringVar(&o.har, "har", "", "write the session as HAR 1.2 to `FILE` (\"-\" = stdout)")
-	fs.StringVar(&o.ndjson, "ndjson", "", "stream one JSON event per line to `FILE` as it happens (\"-\" = stdout)")
-	fs.BoolVar(&o.dump, "dump", false, "print one line per message on stdout")
-	fs.BoolVar(&o.redact, "redact", false, "hide the values of Authorization, Proxy-Authorization, Cookie, Set-Cookie and token-like query parameters in every output")
-	fs.Var(&o.redactHeaders, "redact-header", "hide the value of header `NAME` in every output (repeatable)")
-	fs.Var(&o.redactQuery, "redact-query", "hide the value of query parameter `NAME` in every output (repeatable)")
-}
-
-// enabled reports whether any output was asked for (then the command runs
-// without the UI).
-func (o *outputFlags) enabled() bool {
-	return o.json != "" || o.har != "" || o.ndjson != "" || o.dump
-}
-
-func (o *outputFlags) options() export.Options {
-	return export.Options{Redact: export.Redaction{
-		Defaults: o.redact,
-		Headers:  o.redactHeaders,
-		Query:    o.redactQuery,
-	}}
-}
-
-// check refuses combinations that would mix two formats in one stream.
-func (o *outputFlags) check() error {
-	var toStdout []string
-	if o.dump {
-		toStdout = append(toStdout, "--dump")
-	}
-	files := map[string]string{}
-	for _, f := range []struct{ flag, path string }{{"--json", o.json}, {"--har", o.har}, {"--ndjson", o.ndjson}} {
-		switch f.path {
-		case "":
-		case "-":
-			toStdout = append(toStdout, f.flag+" -")
-		default:
-			abs, err := filepath.Abs(f.path)
-			if err != nil {
-				abs = f.path
-			}
-			if prev, ok := files[abs]; ok {
-				return fmt.Errorf("%s and %s both write to %s; give each its own file", prev, f.flag, f.path)
-			}
-			files[abs] = f.flag
-		}
-	}
-	if len(toStdout) > 1 {
-		return fmt.Errorf("%s all write to stdout; send all but one of them to a file", strings.Join(toStdout, " and "))
 	}
 	return nil
 }
 
-// open creates the outputs. stdout is where --dump and "--ndjson -" write.
+// open creates the outputs, once the inputs have opened: the streaming
+// ones in place, the exports as temporary files. stdout is where --dump
+// and "-" write.
 func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
 	opts := o.options()
 	out := &outputs{}
 	if o.dump {
 		out.dump = export.NewDumper(stdout, opts)
-	}
-	if o.ndjson != "" {
-		w := stdout
-		if o.ndjson != "-" {
-			// Written in place, not renamed at the end: the point of the
-			// stream is that a process killed mid-run leaves every event
-			// it saw on disk.
-			f, err := os.Create(o.ndjson)
-			if err != nil {
-				return nil, fmt.Errorf("creating the NDJSON stream: %w", err)
-			}
-			out.ndjsonFile = f
-			w = f
-		}
-		out.ndjson = export.NewNDJSONWriter(w, opts)
+		out.dump.SetColor(o.colorOn(stdout))
 	}
 	for _, x := range []struct {
 		path, what string
@@ -154,83 +104,51 @@ func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
 		if x.path == "" {
 			continue
 		}
-		s, err := out.create(x.path, stdout)
+		f, err := createAtomic(x.path, stdout)
 		if err != nil {
 			out.abort()
 			return nil, fmt.Errorf("creating the %s: %w", x.what, err)
 		}
-		s.w = x.start(s.out, opts)
+		out.exports = append(out.exports, &exportFile{w: x.start(f, opts), file: f, what: x.what})
+	}
+	// The stream last: it is created in place, so nothing that can still
+	// fail comes after it.
+	if o.ndjson != "" {
+		f, err := createStreaming(o.ndjson, stdout)
+		if err != nil {
+			out.abort()
+			return nil, fmt.Errorf("creating the NDJSON stream: %w", err)
+		}
+		out.ndjsonFile = f
+		out.ndjson = export.NewNDJSONWriter(f, opts)
+	}
+	if out.dump != nil {
+		out.stopFlush, out.flushed = make(chan struct{}), make(chan struct{})
+		go out.flushDump()
 	}
 	return out, nil
 }
 
-// outputs are the open output streams of one command. Its methods may be
-// called from several goroutines (the proxy decodes each connection on its
-// own); a mutex keeps each event and connection whole in every stream.
-type outputs struct {
-	mu     sync.Mutex
-	dump   *export.Dumper
-	ndjson *export.NDJSONWriter
-	// exports are --json and --har: written per connection by Done.
-	exports []*exportFile
-
-	ndjsonFile *os.File
-	err        error
-	closed     bool
-}
-
-// connWriter is a whole-session export: export.JSONWriter or HARWriter.
-type connWriter interface {
-	Write(c *decode.Connection) error
-	Close() error
-}
-
-// exportFile is a whole-session export. A file is written to a temporary
-// file next to its final name and renamed into place by Close, so that a
-// reader never sees half a file and a failed run leaves any previous file
-// untouched. Its error is its own: a broken --dump pipe does not cost the
-// JSON file.
-type exportFile struct {
-	w     connWriter
-	out   io.Writer
-	final string   // "" for stdout
-	tmp   *os.File // nil for stdout
-	// direct is a device or pipe written in place, not renamed into.
-	direct *os.File
-	err    error
-}
-
-func (o *outputs) create(path string, stdout io.Writer) (*exportFile, error) {
-	x := &exportFile{out: stdout}
-	if st, err := os.Stat(path); err == nil && path != "-" && st.Mode()&(os.ModeDevice|os.ModeNamedPipe|os.ModeSocket) != 0 {
-		// A device or a pipe (--json /dev/null, a FIFO) is written in
-		// place: renaming a file over it would replace it.
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
+// flushDump flushes the dump on a timer until Close.
+func (o *outputs) flushDump() {
+	defer close(o.flushed)
+	tick := time.NewTicker(dumpFlushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-o.stopFlush:
+			return
+		case <-tick.C:
+			o.mu.Lock()
+			if o.dump != nil {
+				if err := o.dump.Flush(); err != nil {
+					o.fail(err)
+					o.dump = nil
+				}
+			}
+			o.mu.Unlock()
 		}
-		x.direct, x.out = f, f
-		o.exports = append(o.exports, x)
-		return x, nil
 	}
-	if path != "-" {
-		dir, base := filepath.Split(path)
-		if dir == "" {
-			dir = "."
-		}
-		f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-		if err != nil {
-			return nil, err
-		}
-		if err := f.Chmod(0o644); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, err
-		}
-		x.final, x.tmp, x.out = path, f, f
-	}
-	o.exports = append(o.exports, x)
-	return x, nil
 }
 
 // fail records the first error; the outputs go on with the other streams.
@@ -262,34 +180,6 @@ func (o *outputs) Event(e decode.Event) {
 	}
 }
 
-// streams reports whether a streaming output (--dump, --ndjson) was asked
-// for.
-func (o *outputFlags) streams() bool { return o.dump || o.ndjson != "" }
-
-// openForCommand opens the outputs of a command. Without any output flag
-// it prints the dump, since the terminal UI does not exist yet; with the
-// dump on, problems go to stderr one per line.
-func (o *outputFlags) openForCommand(stdout, stderr io.Writer) (*outputs, error) {
-	if !o.enabled() {
-		o.dump = true
-	}
-	outs, err := o.open(stdout)
-	if err != nil {
-		return nil, err
-	}
-	outs.reportProblems(stderr)
-	return outs, nil
-}
-
-// reportProblems prints the problems the decoders find to w, one line
-// each, when --dump is on: a reader of the dump should not have to ask for
-// the JSON to learn that the traffic breaks the protocol.
-func (o *outputs) reportProblems(w io.Writer) {
-	if o.dump != nil {
-		o.dump.ReportProblems(w)
-	}
-}
-
 // Done is called exactly once per connection, when it has ended and will
 // not change again. --json and --har write the connection out then, so the
 // caller may drop it afterwards (memory does not grow with the capture).
@@ -299,11 +189,31 @@ func (o *outputs) Done(c *decode.Connection) {
 	if o.closed {
 		return
 	}
+	o.count(c)
 	for _, x := range o.exports {
 		if x.err == nil {
 			x.err = x.w.Write(c)
 		}
 	}
+}
+
+// count adds an ended connection to the run's totals.
+func (o *outputs) count(c *decode.Connection) {
+	o.stats.connections++
+	o.stats.messages += int64(c.MessageCount)
+	o.stats.problems += int64(c.ProblemCount + c.SuppressedProblems)
+	for i := range c.Problems {
+		if c.Problems[i].Severity == decode.Error {
+			o.stats.errors++
+		}
+	}
+}
+
+// Stats returns what was decoded so far.
+func (o *outputs) Stats() runStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.stats
 }
 
 // Imported handles a connection loaded from a HAR or JSON file (no decoder
@@ -314,75 +224,83 @@ func (o *outputs) Imported(c *decode.Connection) {
 	o.Done(c)
 }
 
-// Close finishes every output file (written to a temporary file in the same
-// directory and renamed into place, so nothing is half-written) and
-// returns the first error.
-func (o *outputs) Close() error {
+// Close finishes every output. With ok, the exports are completed and
+// renamed into place; without (the run failed), they are thrown away and
+// an existing file at their name is left as it was. The streams are
+// closed either way. It returns the first error.
+func (o *outputs) Close(ok bool) error {
+	if o.stopFlush != nil {
+		close(o.stopFlush)
+		<-o.flushed
+		o.stopFlush = nil
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return o.err
 	}
 	o.closed = true
+	if o.dump != nil {
+		o.fail(o.dump.Flush())
+	}
 	if o.ndjsonFile != nil {
 		if err := o.ndjsonFile.Close(); err != nil {
-			o.fail(fmt.Errorf("closing %s: %w", o.ndjsonFile.Name(), err))
+			o.fail(fmt.Errorf("closing the NDJSON stream: %w", err))
 		}
 	}
 	for _, x := range o.exports {
-		if err := x.finish(); err != nil {
-			o.fail(err)
+		if !ok {
+			x.file.discard()
+			continue
 		}
+		if x.err == nil {
+			x.err = x.w.Close()
+		}
+		if x.err != nil {
+			x.file.discard()
+			o.fail(fmt.Errorf("writing the %s: %w", x.what, x.err))
+			continue
+		}
+		o.fail(x.file.commit())
 	}
 	return o.err
 }
 
-// finish writes the end of the export and renames the file into place, or
-// removes it when anything failed.
-func (x *exportFile) finish() error {
-	if x.err == nil {
-		x.err = x.w.Close()
-	}
-	if x.direct != nil {
-		if err := x.direct.Close(); x.err == nil {
-			x.err = err
-		}
-		return x.err
-	}
-	if x.tmp == nil {
-		return x.err
-	}
-	name := x.tmp.Name()
-	if x.err == nil {
-		x.err = x.tmp.Sync()
-	}
-	if err := x.tmp.Close(); x.err == nil {
-		x.err = err
-	}
-	if x.err == nil {
-		x.err = os.Rename(name, x.final)
-	}
-	if x.err != nil {
-		os.Remove(name)
-		return fmt.Errorf("writing %s: %w", x.final, x.err)
-	}
-	return nil
-}
-
 // abort removes what open created before it failed.
 func (o *outputs) abort() {
-	if o.ndjsonFile != nil {
-		o.ndjsonFile.Close()
-		os.Remove(o.ndjsonFile.Name()) // nothing was written to it yet
-	}
 	for _, x := range o.exports {
-		if x.tmp != nil {
-			x.tmp.Close()
-			os.Remove(x.tmp.Name())
-		}
-		if x.direct != nil {
-			x.direct.Close()
-		}
+		x.file.discard()
 	}
 	o.exports = nil
+}
+
+// doneQueue hands ended connections to the outputs on a goroutine of its
+// own, in order, so that writing one connection's JSON or HAR overlaps with
+// decoding the next ones. The queue is short: when the writer falls behind,
+// decoding waits, and memory stays bounded.
+type doneQueue struct {
+	ch       chan *decode.Connection
+	finished chan struct{}
+}
+
+// doneQueueLength is how many ended connections may wait for the writer.
+const doneQueueLength = 32
+
+func startDone(done func(*decode.Connection)) *doneQueue {
+	q := &doneQueue{ch: make(chan *decode.Connection, doneQueueLength), finished: make(chan struct{})}
+	go func() {
+		defer close(q.finished)
+		for c := range q.ch {
+			done(c)
+		}
+	}()
+	return q
+}
+
+func (q *doneQueue) done(c *decode.Connection) { q.ch <- c }
+
+// wait returns once every queued connection was handed out.
+func (q *doneQueue) wait() {
+	close(q.ch)
+	<-q.finished
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
 )
@@ -44,12 +45,20 @@ func outputTestConn(id string, l decode.Listener) *decode.Connection {
 func outputTestFlags(t *testing.T, args ...string) *outputFlags {
 	t.Helper()
 	var o outputFlags
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	o.register(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	return &o
+}
+
+// open settles the flags as a command does and opens the outputs.
+func (o *outputFlags) openForTest(stdout io.Writer) (*outputs, error) {
+	if err := o.settle(stdout); err != nil {
+		return nil, err
+	}
+	return o.open(stdout)
 }
 
 func outputTestLoad(t *testing.T, path string) []*decode.Connection {
@@ -77,7 +86,7 @@ func TestOutputsFiles(t *testing.T) {
 		t.Fatal("outputs asked for but not enabled")
 	}
 	var stdout bytes.Buffer
-	out, err := o.open(&stdout)
+	out, err := o.openForTest(&stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +104,7 @@ func TestOutputsFiles(t *testing.T) {
 			t.Fatalf("%s exists before Close: %v", p, err)
 		}
 	}
-	if err := out.Close(); err != nil {
+	if err := out.Close(true); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{jsonPath, harPath} {
@@ -128,12 +137,12 @@ func TestOutputsFailedFinish(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := outputTestFlags(t, "--json", target).open(&bytes.Buffer{})
+	out, err := outputTestFlags(t, "--json", target).openForTest(&bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out.Done(outputTestConn("1", out.Event))
-	err = out.Close()
+	err = out.Close(true)
 	if err == nil || !strings.Contains(err.Error(), "writing "+target) {
 		t.Fatalf("Close: %v, want an error naming %s", err, target)
 	}
@@ -158,9 +167,9 @@ func TestOutputsOpenErrors(t *testing.T) {
 		{[]string{"--ndjson", filepath.Join(dir, "missing", "s.ndjson")}, "creating the NDJSON stream: open " + filepath.Join(dir, "missing", "s.ndjson")},
 		{[]string{"--ndjson", filepath.Join(dir, "s.ndjson"), "--har", filepath.Join(dir, "missing", "s.har")}, "creating the HAR export: open " + filepath.Join(dir, "missing")},
 	} {
-		out, err := outputTestFlags(t, tc.args...).open(&bytes.Buffer{})
+		out, err := outputTestFlags(t, tc.args...).openForTest(&bytes.Buffer{})
 		if err == nil {
-			out.Close()
+			out.Close(true)
 			t.Errorf("%v: opened, want an error containing %q", tc.args, tc.want)
 			continue
 		}
@@ -187,7 +196,7 @@ func TestOutputsConcurrent(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath, ndPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "s.ndjson")
 	var stdout bytes.Buffer
-	out, err := outputTestFlags(t, "--json", jsonPath, "--ndjson", ndPath, "--dump").open(&stdout)
+	out, err := outputTestFlags(t, "--json", jsonPath, "--ndjson", ndPath, "--dump").openForTest(&stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +210,7 @@ func TestOutputsConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := out.Close(); err != nil {
+	if err := out.Close(true); err != nil {
 		t.Fatal(err)
 	}
 	conns := outputTestLoad(t, jsonPath)
@@ -223,8 +232,9 @@ func TestOutputsConcurrent(t *testing.T) {
 			t.Fatalf("broken NDJSON line %q", l)
 		}
 	}
-	if got := strings.Count(stdout.String(), "\n"); got != n*4 {
-		t.Fatalf("%d dump lines, want %d", got, n*4)
+	// Per connection: its header, four messages and its close.
+	if got := strings.Count(stdout.String(), "\n"); got != n*6 {
+		t.Fatalf("%d dump lines, want %d", got, n*6)
 	}
 }
 
@@ -232,12 +242,12 @@ func TestOutputsConcurrent(t *testing.T) {
 // lines as when it was decoded, and is written by Done.
 func TestOutputsImported(t *testing.T) {
 	var live bytes.Buffer
-	out, err := outputTestFlags(t, "--dump").open(&live)
+	out, err := outputTestFlags(t, "--dump").openForTest(&live)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := outputTestConn("1", out.Event)
-	out.Close()
+	out.Close(true)
 
 	dir := t.TempDir()
 	var b bytes.Buffer
@@ -250,15 +260,15 @@ func TestOutputsImported(t *testing.T) {
 	}
 	var replayed bytes.Buffer
 	harPath := filepath.Join(dir, "s.har")
-	out, err = outputTestFlags(t, "--dump", "--har", harPath).open(&replayed)
+	out, err = outputTestFlags(t, "--dump", "--har", harPath).openForTest(&replayed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out.Imported(loaded[0])
-	if err := out.Close(); err != nil {
+	if err := out.Close(true); err != nil {
 		t.Fatal(err)
 	}
-	if replayed.String() != live.String() || strings.Count(live.String(), "\n") != 4 {
+	if replayed.String() != live.String() || strings.Count(live.String(), "\n") != 6 {
 		t.Fatalf("replayed dump:\n%s\nlive dump:\n%s", replayed.String(), live.String())
 	}
 	if conns := outputTestLoad(t, harPath); len(conns) != 1 || len(conns[0].Messages) != 4 {

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -25,19 +26,22 @@ import (
 // Imported connections have Source "har" or "json". See loadHAR and
 // loadJSON for how each format maps to the model.
 func Load(name string, r io.Reader) ([]*decode.Connection, error) {
-	data, err := io.ReadAll(r)
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(r)
+	}
+	// Refused from the first bytes: a stream of zeros or a gzip bomb that
+	// is not JSON costs nothing, instead of being read whole first.
+	if err := Sniff(name, br); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(br)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark some editors add
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 	l := &loader{name: name, data: data}
 	start := skipSpace(data, 0)
-	if start == len(data) {
-		return nil, l.errorAt(int64(start), nil, errors.New("the file is empty; a HAR or wstap JSON export was expected"))
-	}
-	if data[start] != '{' {
-		return nil, l.errorAt(int64(start), nil, fmt.Errorf("not a JSON object (it starts with %s); a HAR or wstap JSON export was expected", describeStart(data[start:])))
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
@@ -66,10 +70,63 @@ func Load(name string, r io.Reader) ([]*decode.Connection, error) {
 	return conns, nil
 }
 
+// utf8BOM is the UTF-8 byte order mark some editors put first.
+const utf8BOM = "\xef\xbb\xbf"
+
+// maxLeadingSpace bounds the white space Sniff looks through before the
+// first byte of the document: a real export has a few bytes of it at most,
+// and an endless stream of blanks must not be read for ever.
+const maxLeadingSpace = 4 << 10
+
+// Sniff checks from its first bytes, without consuming any, that r holds
+// a HAR or wstap JSON export: its first byte after a byte order mark and
+// white space must open a JSON object. Anything else (zeros, random bytes,
+// a log file) is refused at once with a *LoadError that shows how it
+// starts, instead of after reading it whole. It reads no more than it
+// needs to decide: on a pipe, the first bytes that arrived.
+func Sniff(name string, r *bufio.Reader) error {
+	limit := min(r.Size(), len(utf8BOM)+maxLeadingSpace+1)
+	// Three bytes tell a byte order mark from the start of a document; a
+	// shorter input is whole when Peek returns.
+	for n := len(utf8BOM); ; n = min(limit, max(n+1, r.Buffered())) {
+		peek, err := r.Peek(n)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%s: reading: %w", name, err)
+		}
+		l := &loader{name: name, data: peek}
+		start := skipSpace(peek, len(peek)-len(bytes.TrimPrefix(peek, []byte(utf8BOM))))
+		switch {
+		case start < len(peek) && peek[start] != '{':
+			// Show a few more bytes if they already arrived.
+			peek, _ = r.Peek(min(r.Buffered(), start+describeBytes))
+			return l.errorAt(int64(start), nil, &NotExportError{"not a JSON object (it starts with " + describeStart(peek[start:]) + ")"})
+		case start < len(peek):
+			return nil
+		case err == io.EOF:
+			return l.errorAt(int64(start), nil, &NotExportError{"the file is empty"})
+		case n == limit:
+			return l.errorAt(int64(start), nil, &NotExportError{fmt.Sprintf("%d bytes of white space and no JSON", start)})
+		}
+	}
+}
+
+// NotExportError is what Sniff finds wrong with input that is not a HAR or
+// wstap JSON export at all (as opposed to a broken one): What says how it
+// starts.
+type NotExportError struct{ What string }
+
+func (e *NotExportError) Error() string {
+	return e.What + "; a HAR or wstap JSON export was expected"
+}
+
+// describeBytes is how many of its first bytes an error shows of a file
+// that is not JSON: enough to recognise a format by its magic number.
+const describeBytes = 8
+
 // describeStart shows the first bytes of a file that is not JSON: quoted
 // when they are text, in hex when they are not (a pcap, a gzip file).
 func describeStart(b []byte) string {
-	b = b[:min(len(b), 8)]
+	b = b[:min(len(b), describeBytes)]
 	for _, c := range b {
 		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c >= 0x7f {
 			return fmt.Sprintf("the bytes % x", b)

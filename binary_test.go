@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wstapBinary is the real wstap command, built once per test run by
+// TestMain: the command-line tests run it as a user would, with real
+// signals, real file descriptors and a real process exit status.
+var wstapBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "wstap-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	wstapBinary = filepath.Join(dir, "wstap")
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goCmd); err != nil {
+		goCmd = "go"
+	}
+	// -buildvcs=auto overrides a GOFLAGS that turns stamping off: the
+	// version test checks that the build names its commit.
+	build := exec.Command(goCmd, "build", "-buildvcs=auto", "-o", wstapBinary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building wstap for the tests: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// binRun is the result of one run of the binary.
+type binRun struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// runBinary runs wstap with args and stdin (nil for none) in dir ("" for
+// the package directory) and waits for it, at most a minute.
+func runBinary(t *testing.T, stdin io.Reader, args ...string) binRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wstapBinary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	cmd.Env = append(os.Environ(), "NO_COLOR=")
+	start := time.Now()
+	err := cmd.Run()
+	r := binRun{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if err != nil && r.code < 0 {
+		t.Fatalf("wstap %s: %v\nstderr: %s", strings.Join(args, " "), err, r.stderr)
+	}
+	return r
+}
+
+// lines counts the lines of s.
+func lines(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n") + 1 }
+
+// requirePeer skips the test when program is not installed, unless
+// WSTAP_REQUIRE_PEERS=1 asks for it to fail instead (as CI does).
+func requirePeer(t *testing.T, program string) string {
+	t.Helper()
+	path, err := exec.LookPath(program)
+	if err != nil {
+		if os.Getenv("WSTAP_REQUIRE_PEERS") == "1" {
+			t.Fatalf("%s is required (WSTAP_REQUIRE_PEERS=1) but not installed: %v", program, err)
+		}
+		t.Skipf("%s is not installed", program)
+	}
+	return path
+}
