@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strconv"
@@ -155,7 +156,7 @@ type reader struct {
 func (r *reader) readInput(in *input) error {
 	j := r.j
 	if in.export != nil {
-		conns, err := export.Load(in.display, in.export)
+		conns, err := loadInBackground(j.ctx, in)
 		if err != nil {
 			if j.interrupted() {
 				j.infof("interrupted while loading %s; it is not in the outputs", in.display)
@@ -208,6 +209,27 @@ func (r *reader) readInput(in *input) error {
 		return err
 	}
 	return nil
+}
+
+// loadInBackground loads a HAR or JSON input on a goroutine of its own, so that a
+// signal stops the command at once even while a large file is parsed: the
+// loader is left to finish on its own, and the process ends before it.
+func loadInBackground(ctx context.Context, in *input) ([]*decode.Connection, error) {
+	type result struct {
+		conns []*decode.Connection
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		conns, err := export.Load(in.display, in.export)
+		done <- result{conns, err}
+	}()
+	select {
+	case r := <-done:
+		return r.conns, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // idSet hands out connection IDs "1", "2", ... in order, and keeps the IDs
