@@ -1,12 +1,22 @@
-// Command gencap writes a large synthetic pcap of many WebSocket
-// connections, for benchmarking "wstap read" against tshark: every packet
-// is valid Ethernet, IPv4 and TCP, every connection has a handshake, masked
-// client frames and unmasked server frames of all three length forms,
-// fragmented messages, pings, a close handshake and FINs, and a third of
-// the connections use permessage-deflate (half of them with context
-// takeover). Connections overlap in time. The output is deterministic.
+// Command gencap writes a large synthetic pcap of WebSocket connections,
+// for benchmarking "wstap read" against tshark. Every packet is valid
+// Ethernet, IPv4 and TCP, every connection has a handshake, masked client
+// frames and unmasked server frames, fragmented messages, pings, a close
+// handshake and FINs, and some connections use permessage-deflate (with
+// and without context takeover). The output is deterministic.
+//
+// -shape short (the default) writes many short connections overlapping in
+// time, 200 open at a time, each with 20 to 220 messages of all three
+// length forms; a third of the connections use permessage-deflate (half
+// of them with context takeover). It writes at least -bytes and -packets.
+//
+// -shape long writes -conns connections (20 by default) that all open at
+// the start and last the whole file, their messages interleaved in time
+// (see long.go). It writes at least -frames frames (2,000,000 by default,
+// about 325 MB), and at least -bytes and -packets when they are given.
 //
 //	go run ./capture/internal/gencap -o big.pcap -bytes 320000000 -packets 1000000
+//	go run ./capture/internal/gencap -o long.pcap -shape long -conns 20 -frames 2000000
 package main
 
 import (
@@ -33,21 +43,65 @@ const (
 
 func main() {
 	out := flag.String("o", "", "output pcap `file`")
-	minBytes := flag.Int64("bytes", 320_000_000, "write at least this many bytes")
-	minPackets := flag.Int64("packets", 1_000_000, "and at least this many packets")
-	active := flag.Int("active", 200, "connections open at a time")
+	shape := flag.String("shape", "short", "`short`: many short connections; long: a few that last the whole file")
+	minBytes := flag.Int64("bytes", 320_000_000, "write at least this many bytes (with -shape long: 0 unless given)")
+	minPackets := flag.Int64("packets", 1_000_000, "and at least this many packets (with -shape long: 0 unless given)")
+	minFrames := flag.Int64("frames", 0, "and at least this many WebSocket frames (with -shape long: 2000000 unless given)")
+	active := flag.Int("active", 200, "connections open at a time (-shape short)")
+	nconns := flag.Int("conns", 20, "connections (-shape long)")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("gencap: -o is required")
+	}
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch *shape {
+	case "short":
+	case "long":
+		if !given["bytes"] {
+			*minBytes = 0
+		}
+		if !given["packets"] {
+			*minPackets = 0
+		}
+		if !given["frames"] {
+			*minFrames = 2_000_000
+		}
+		if *nconns < 1 || *nconns > 60000 {
+			log.Fatal("gencap: -conns must be between 1 and 60000")
+		}
+	default:
+		log.Fatalf("gencap: unknown -shape %q (short or long)", *shape)
 	}
 	f, err := os.Create(*out)
 	if err != nil {
 		log.Fatal(err)
 	}
 	g := newGen(f)
-	conns := make([]*conn, 0, *active)
-	for g.bytes < *minBytes || g.packets < *minPackets {
-		for len(conns) < *active {
+	if *shape == "long" {
+		g.long(*nconns, *minBytes, *minPackets, *minFrames)
+	} else {
+		g.short(*active, *minBytes, *minPackets, *minFrames)
+	}
+	if err := g.w.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s: %d packets, %d bytes, %d connections, %d frames", *out, g.packets, g.bytes, g.conns, g.frames)
+	if *shape == "long" {
+		fmt.Printf(", %d messages, %d compressed", g.messages, g.compressed)
+	}
+	fmt.Println()
+}
+
+// short writes the default shape: active connections open at any time, a
+// new one started as soon as one closes, until the targets are met.
+func (g *gen) short(active int, minBytes, minPackets, minFrames int64) {
+	conns := make([]*conn, 0, active)
+	for g.bytes < minBytes || g.packets < minPackets || g.frames < minFrames {
+		for len(conns) < active {
 			conns = append(conns, g.newConn())
 		}
 		i := g.rnd.IntN(len(conns))
@@ -66,13 +120,6 @@ func main() {
 			conns = conns[:len(conns)-1]
 		}
 	}
-	if err := g.w.Flush(); err != nil {
-		log.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%s: %d packets, %d bytes, %d connections, %d frames\n", *out, g.packets, g.bytes, g.conns, g.frames)
 }
 
 // gen writes the pcap.
@@ -85,6 +132,8 @@ type gen struct {
 	packets int64
 	conns   int
 	frames  int64
+	// Counted by the long shape only.
+	messages, compressed int64
 }
 
 func newGen(f *os.File) *gen {
@@ -157,6 +206,14 @@ type conn struct {
 	zc, zs       *flate.Writer
 	zbc, zbs     bytes.Buffer
 	queue        []seg
+
+	// The long shape's (see long.go).
+	id      int
+	long    bool
+	closing bool     // close once the queue is empty
+	unacked [2]int   // data segments not acknowledged yet, from the client [0] and the server [1]
+	pongs   [][]byte // payloads of pings to answer
+	seq     int64    // messages of the connection, for their "seq" and "id"
 }
 
 type seg struct {
@@ -169,6 +226,7 @@ func (g *gen) newConn() *conn {
 	g.conns++
 	n := g.conns
 	c := &conn{
+		id:    n,
 		cli:   [4]byte{10, byte(1 + n>>16&0x7f), byte(n >> 8), byte(n)},
 		srv:   [4]byte{10, 0, 0, byte(1 + n%2)},
 		cport: uint16(1024 + n%60000),
@@ -197,7 +255,13 @@ func (c *conn) step(g *gen) bool {
 	s := c.queue[0]
 	c.queue = c.queue[1:]
 	if s.fromClient {
-		g.packet(c.cli, c.srv, c.cport, c.sport, c.cseq, c.sseq, s.flags, s.payload)
+		ack := c.sseq
+		if c.long && s.flags&flagACK == 0 {
+			// The SYN: no acknowledgement number without the ACK flag (the
+			// short shape's have one, kept for its output to stay the same).
+			ack = 0
+		}
+		g.packet(c.cli, c.srv, c.cport, c.sport, c.cseq, ack, s.flags, s.payload)
 		c.cseq += uint32(len(s.payload))
 		if s.flags&(flagSYN|flagFIN) != 0 {
 			c.cseq++
@@ -230,7 +294,11 @@ func (c *conn) plan(g *gen) bool {
 		case 2:
 			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
 		}
-		req := fmt.Sprintf("GET /feed/%d?v=2 HTTP/1.1\r\nHost: 10.0.0.%d:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", g.conns, c.srv[3], c.sport, k, ext)
+		path := fmt.Sprintf("/feed/%d?v=2", g.conns)
+		if c.long {
+			path = fmt.Sprintf("/stream/%d?v=2", c.id)
+		}
+		req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: 10.0.0.%d:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", path, c.srv[3], c.sport, k, ext)
 		sum := sha1.Sum([]byte(k + guid))
 		resp := fmt.Sprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n", base64.StdEncoding.EncodeToString(sum[:]), ext)
 		c.data(true, []byte(req))
@@ -240,6 +308,9 @@ func (c *conn) plan(g *gen) bool {
 			c.zs, _ = flate.NewWriter(&c.zbs, flate.BestSpeed)
 		}
 	case 2:
+		if c.long {
+			return c.planLong(g)
+		}
 		if c.left <= 0 {
 			c.data(true, c.frame(g, true, true, 0x8, 0, []byte("\x03\xe8bye")))
 			c.data(false, c.frame(g, false, true, 0x8, 0, []byte("\x03\xe8")))
