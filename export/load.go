@@ -3,19 +3,20 @@ package export
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
-// Load reads a HAR or wstap JSON file (detected by content) into
-// connections. name is used in error messages ("session.har: entry 3:
-// _webSocketMessages[2].opcode: ...").
+// Load reads a HAR or wstap JSON file (detected by content) into whole
+// connections, in the order they start in the file. name is used in error
+// messages ("session.har:5:45: log.entries[0]._webSocketMessages[1].opcode:
+// ...").
 //
 // A file that is not JSON gets a *LoadError with the line and column of the
 // syntax error; one that is JSON but not what it claims gets the JSON path
@@ -23,51 +24,101 @@ import (
 // returned with an error: a half-loaded session would look like a whole
 // one.
 //
-// Imported connections have Source "har" or "json". See loadHAR and
-// loadJSON for how each format maps to the model.
-func Load(name string, r io.Reader) ([]*decode.Connection, error) {
+// Load keeps every connection whole in memory, for tests and small tools:
+// it records the events of LoadEvents, which is how a large file is read,
+// and cuts the frames written without payload out of their messages,
+// reporting one it cannot cut.
+func Load(name string, r io.Reader) ([]*session.Conversation, error) {
+	var rec recorder
+	err := loadEvents(context.Background(), name, r, rec.event, loadHooks{framePlace: rec.framePlace})
+	if err == nil {
+		err = rec.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rec.convs, nil
+}
+
+// LoadEvents reads a HAR or wstap JSON export from r and calls emit for
+// each part of the session as it is read, in the order a decoder would
+// emit them, with bounded memory for any file size: nothing is kept of a
+// frame or message once its event is emitted. name is used in error
+// messages, which are those of Load.
+//
+// Per connection, emit gets EventOpened first and EventClosed last, and in
+// between the plain exchanges, the handshake (before the first frame,
+// message or problem, or when it is read if it comes after them), and the
+// frames, messages and problems, each with its Index in the connection as
+// in the file. A wstap JSON export lists a connection's frames before its
+// messages, and so do the events. A frame the file leaves without its
+// payload, because it is a slice of its message's payload, comes with
+// Payload nil and Message set: the consumer cuts it from that message,
+// which follows, and checks that it lies there (Load does; the loader
+// would have to keep the frames). A HAR message is one frame and one
+// message; the frame is such a frame.
+//
+// Conn is one *decode.Connection per connection, the same from EventOpened
+// to EventClosed, owned by the loader and filled as the file is read: what
+// the file gives after the events (the close, the state, in a HAR the
+// addresses under _wstap) is on Conn by EventClosed. Its counts are the
+// decoder's: how many of each kind were emitted, so that during an event
+// the count of its kind is its Index plus one (a JSON export's
+// frame_count and the like are checked, not used). Everything an event
+// points to (payloads, the frame, the message) is valid only during the
+// call: the loader reuses its buffers.
+//
+// Connection IDs are as in the file; they need not be unique. A HAR entry
+// without one (from another tool) gets the smallest number no connection
+// has taken. ID is empty at EventOpened only for a JSON connection whose
+// "id" follows its first exchange, frame, message or problem (a file with
+// its members reordered); it is set when read. How HAR entries make
+// connections is in loadHAR.
+//
+// When the file turns out to be wrong, LoadEvents returns the error of
+// Load; the events emitted before it was found stay emitted, so the caller
+// must treat the run as failed. A value longer than 128 MiB is refused
+// where it starts, after reading no more of it than that. When ctx is
+// done, loading stops within one value or one read, and the error wraps
+// ctx.Err().
+func LoadEvents(ctx context.Context, name string, r io.Reader, emit func(decode.Event)) error {
+	return loadEvents(ctx, name, r, func(e decode.Event) error {
+		emit(e)
+		return nil
+	}, loadHooks{})
+}
+
+// loadHooks let Load, which keeps everything, check what LoadEvents leaves
+// to its consumer.
+type loadHooks struct {
+	// framePlace is told where each frame written without its payload
+	// is, so that Load can report one it cannot cut out of its message.
+	framePlace func(frame int, place *LoadError)
+	// limit replaces maxValueSize, for tests.
+	limit int64
+}
+
+func loadEvents(ctx context.Context, name string, r io.Reader, emit func(decode.Event) error, hooks loadHooks) error {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReader(r)
 	}
 	// Refused from the first bytes: a stream of zeros or a gzip bomb that
-	// is not JSON costs nothing, instead of being read whole first.
+	// is not JSON costs nothing.
 	if err := Sniff(name, br); err != nil {
-		return nil, err
+		return err
 	}
-	data, err := io.ReadAll(br)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", name, err)
+	if b, _ := br.Peek(len(utf8BOM)); string(b) == utf8BOM {
+		br.Discard(len(utf8BOM))
 	}
-	data = bytes.TrimPrefix(data, []byte(utf8BOM))
-	l := &loader{name: name, data: data}
-	start := skipSpace(data, 0)
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, l.syntaxError(err)
+	limit := hooks.limit
+	if limit <= 0 {
+		limit = maxValueSize
 	}
-	if end := skipSpace(data, int(dec.InputOffset())); end < len(data) {
-		if m, ok := doc.(map[string]any); ok && m["event"] != nil {
-			return nil, l.errorAt(int64(end), nil, errors.New("this is an NDJSON event stream (--ndjson), which is not read back; read a --json or --har export instead"))
-		}
-		return nil, l.errorAt(int64(end), nil, errors.New("more data after the end of the JSON document"))
-	}
-	root := val{l: l, v: doc, ok: true}
-	var conns []*decode.Connection
-	switch {
-	case root.key("log").ok:
-		conns = l.loadHAR(root)
-	case root.key("connections").ok:
-		conns = l.loadJSON(root)
-	default:
-		return nil, l.errorAt(int64(start), nil, errors.New(`neither a HAR (no "log" member) nor a wstap JSON export (no "connections" member)`))
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
-	return conns, nil
+	l := &loader{ctx: ctx, name: name, emit: emit, hooks: hooks}
+	l.w = newWindow(ctx, br, limit)
+	l.t = newTokens(l, l.w)
+	return l.document()
 }
 
 // utf8BOM is the UTF-8 byte order mark some editors put first.
@@ -93,19 +144,18 @@ func Sniff(name string, r *bufio.Reader) error {
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("%s: reading: %w", name, err)
 		}
-		l := &loader{name: name, data: peek}
 		start := skipSpace(peek, len(peek)-len(bytes.TrimPrefix(peek, []byte(utf8BOM))))
 		switch {
 		case start < len(peek) && peek[start] != '{':
 			// Show a few more bytes if they already arrived.
 			peek, _ = r.Peek(min(r.Buffered(), start+describeBytes))
-			return l.errorAt(int64(start), nil, &NotExportError{"not a JSON object (it starts with " + describeStart(peek[start:]) + ")"})
+			return errorAtData(name, peek, int64(start), &NotExportError{"not a JSON object (it starts with " + describeStart(peek[start:]) + ")"})
 		case start < len(peek):
 			return nil
 		case err == io.EOF:
-			return l.errorAt(int64(start), nil, &NotExportError{"the file is empty"})
+			return errorAtData(name, peek, int64(start), &NotExportError{"the file is empty"})
 		case n == limit:
-			return l.errorAt(int64(start), nil, &NotExportError{fmt.Sprintf("%d bytes of white space and no JSON", start)})
+			return errorAtData(name, peek, int64(start), &NotExportError{fmt.Sprintf("%d bytes of white space and no JSON", start)})
 		}
 	}
 }
@@ -164,38 +214,11 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// loader holds the file being loaded and its first error.
-type loader struct {
-	name string
-	data []byte
-	err  *LoadError
-}
-
-// errorAt makes an error at byte offset off.
-func (l *loader) errorAt(off int64, p jpath, err error) *LoadError {
-	line, col := lineCol(l.data, off)
-	return &LoadError{Name: l.name, Line: line, Column: col, Path: p.String(), Err: err}
-}
-
-func (l *loader) syntaxError(err error) *LoadError {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset is just past the byte that broke the syntax.
-		return l.errorAt(max(0, se.Offset-1), nil, fmt.Errorf("invalid JSON: %v", se))
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return l.errorAt(int64(len(l.data)), nil, errors.New("invalid JSON: the file ends in the middle of the document"))
-	}
-	return l.errorAt(0, nil, fmt.Errorf("invalid JSON: %w", err))
-}
-
-// fail records the first error, at the member p.
-func (l *loader) fail(p jpath, format string, args ...any) {
-	if l.err != nil {
-		return
-	}
-	off, _ := findOffset(l.data, p)
-	l.err = l.errorAt(off, p, fmt.Errorf(format, args...))
+// errorAtData makes an error at byte offset off of data, which is all there
+// is to look at.
+func errorAtData(name string, data []byte, off int64, err error) *LoadError {
+	line, col := lineCol(data, off)
+	return &LoadError{Name: name, Line: line, Column: col, Err: err}
 }
 
 // lineCol converts a byte offset to a 1-based line and column.
@@ -217,115 +240,4 @@ func skipSpace(data []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// jpath is a JSON path: member names (string) and array indexes (int).
-type jpath []any
-
-func (p jpath) key(k string) jpath { return append(p[:len(p):len(p)], k) }
-func (p jpath) idx(i int) jpath    { return append(p[:len(p):len(p)], i) }
-
-// String writes the path as in JavaScript: log.entries[3].request.url.
-func (p jpath) String() string {
-	var b strings.Builder
-	for _, el := range p {
-		switch el := el.(type) {
-		case int:
-			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(el))
-			b.WriteByte(']')
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(el)
-		}
-	}
-	return b.String()
-}
-
-// findOffset returns the byte offset where the value at path p starts, or,
-// when it is missing, where the deepest existing container on the way
-// starts. It walks the tokens again instead of keeping positions for every
-// value, since it is only needed once, for an error.
-func findOffset(data []byte, p jpath) (int64, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	valueStart := func() int64 {
-		i := int(dec.InputOffset())
-		for i < len(data) {
-			switch data[i] {
-			case ' ', '\t', '\r', '\n', ':', ',':
-				i++
-				continue
-			}
-			break
-		}
-		return int64(i)
-	}
-	at := valueStart()
-	for _, el := range p {
-		tok, err := dec.Token()
-		if err != nil {
-			return at, false
-		}
-		delim, _ := tok.(json.Delim)
-		switch el := el.(type) {
-		case string:
-			if delim != '{' {
-				return at, false
-			}
-			found := false
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return at, false
-				}
-				if k == el {
-					found = true
-					break
-				}
-				if skipValue(dec) != nil {
-					return at, false
-				}
-			}
-			if !found {
-				return at, false
-			}
-		case int:
-			if delim != '[' {
-				return at, false
-			}
-			for i := 0; i < el; i++ {
-				if !dec.More() || skipValue(dec) != nil {
-					return at, false
-				}
-			}
-			if !dec.More() {
-				return at, false
-			}
-		}
-		at = valueStart()
-	}
-	return at, true
-}
-
-// skipValue reads one whole value from dec.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
 }

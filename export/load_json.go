@@ -1,37 +1,37 @@
 package export
 
 import (
+	"bytes"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"math"
 	"time"
 
 	"github.com/wstap/wstap/decode"
 )
 
-// loadJSON reads a wstap JSON export back into the model: everything
-// JSONWriter writes, so that writing the loaded connections again gives
-// the same file, except that Source becomes "json". A frame written
-// without its payload gets it cut out of its message's payload again.
-func (l *loader) loadJSON(root val) []*decode.Connection {
-	if f := root.key("format"); f.ok && f.str() != JSONFormat {
-		l.fail(f.p, "format is %q; this reader knows %q", f.str(), JSONFormat)
-	}
-	if v := root.key("version"); v.ok {
-		if n := v.integer(0, 0, math.MaxInt32); n > JSONVersion {
-			l.fail(v.p, "version %d is newer than this reader (%d)", n, JSONVersion)
+// loadJSON reads the connections of a wstap JSON export, its '[' read:
+// everything JSONWriter writes, so that writing the loaded connections
+// again gives the same file, except that Source becomes "json".
+//
+// A connection is walked member by member and its long lists (exchanges,
+// frames, messages, problems) element by element, each emitted as it is
+// read. The other members are small and are set on the connection as they
+// come: those before the first element are on it at EventOpened (as
+// JSONWriter orders them, all of them but the close, the problems and the
+// counts), the rest by EventClosed. A frame written without its payload is
+// emitted with Payload nil: it is a slice of its message's payload, which
+// follows (see session.Reader.Derivable, which JSONWriter asks).
+func (l *loader) loadJSON() error {
+	for i := 0; l.t.more(); i++ {
+		l.push(pathEl{idx: i})
+		if err := l.jsonConn(); err != nil {
+			return err
 		}
+		l.pop()
 	}
-	var conns []*decode.Connection
-	for _, cv := range root.key("connections").list() {
-		if l.err != nil {
-			return nil
-		}
-		if !cv.require().object() {
-			continue
-		}
-		conns = append(conns, l.jsonConn(cv))
-	}
-	return conns
+	return l.t.end()
 }
 
 // parseProtocol and parseState invert the String methods of the model.
@@ -53,165 +53,400 @@ func parseState(s string) (decode.State, bool) {
 	return decode.StateHandshake, false
 }
 
-func (l *loader) jsonConn(cv val) *decode.Connection {
-	c := &decode.Connection{
-		ID:     cv.key("id").require().str(),
-		Client: cv.key("client").str(),
-		Server: cv.key("server").str(),
-		Source: "json",
-		TLS:    cv.key("tls").boolean(),
-		URL:    cv.key("url").str(),
-	}
-	if v := cv.key("protocol"); v.ok {
-		p, ok := parseProtocol(v.str())
-		if !ok && l.err == nil {
-			l.fail(v.p, "unknown protocol %q", v.str())
-		}
-		c.Protocol = p
-	}
-	if v := cv.key("state"); v.ok {
-		s, ok := parseState(v.str())
-		if !ok && l.err == nil {
-			l.fail(v.p, "unknown state %q", v.str())
-		}
-		c.State = s
-	}
-	c.Opened = cv.key("opened").time()
-	c.LastSeen = cv.key("last_seen").time()
-	if v := cv.key("request"); v.object() {
-		c.Request = jsonRequest(v)
-	}
-	if v := cv.key("response"); v.object() {
-		c.Response = jsonResponse(v)
-	}
-	c.Subprotocol = cv.key("subprotocol").str()
-	c.Extensions = cv.key("extensions").str()
-	if v := cv.key("deflate"); v.object() {
-		c.Deflate = &decode.DeflateParams{
-			ServerNoContextTakeover: v.key("server_no_context_takeover").boolean(),
-			ClientNoContextTakeover: v.key("client_no_context_takeover").boolean(),
-			ServerMaxWindowBits:     int(v.key("server_max_window_bits").integer(15, 8, 15)),
-			ClientMaxWindowBits:     int(v.key("client_max_window_bits").integer(15, 8, 15)),
-		}
-	}
-	for _, xv := range cv.key("exchanges").list() {
-		if !xv.require().object() {
-			continue
-		}
-		var x decode.Exchange
-		if v := xv.key("request"); v.object() {
-			x.Request = jsonRequest(v)
-		}
-		if v := xv.key("response"); v.object() {
-			x.Response = jsonResponse(v)
-		}
-		c.Exchanges = append(c.Exchanges, x)
-	}
+// jsonConn is one connection of a JSON export as it is read.
+type jsonConn struct {
+	conn
+	hasID bool
+	// framesRead is set once a "frames" member was read whole: from
+	// then on a message's frame indexes are checked as they are read.
+	framesRead bool
+	// Index checks that wait for the end of the connection, because
+	// what they check against comes later: frames point at messages,
+	// which follow them, and a message read before any "frames" member
+	// points at frames not counted yet.
+	messageRef refCheck // frames[i].message
+	frameRef   refCheck // messages[i].frames[j], before the frames
+}
 
-	frames := cv.key("frames").list()
-	messages := cv.key("messages").list()
-	c.Frames = make([]decode.Frame, len(frames))
-	c.Messages = make([]decode.Message, len(messages))
-	// payloadFromMessage lists the frames written without a payload, to be
-	// cut out of their message once the messages are read.
-	var payloadFromMessage []int
-	for i, fv := range frames {
-		if !fv.require().object() {
-			continue
+// refCheck keeps, of some indexes, the first, the lowest and the highest,
+// and where they are: element i of the list, item j of its own list. The
+// first out of range is what Load reported; when the first is in range,
+// the lowest or highest stands in for the first that is not, which would
+// take a record of every index to find.
+type refCheck struct {
+	seen                   bool
+	first, low, high       int64
+	firstAt, lowAt, highAt refAt
+}
+
+type refAt struct{ line, col, i, j int }
+
+func (r *refCheck) see(l *loader, n, off int64, i, j int) {
+	at := func() refAt {
+		line, col := l.w.lineCol(off)
+		return refAt{line: line, col: col, i: i, j: j}
+	}
+	if !r.seen {
+		r.first, r.firstAt = n, at()
+	}
+	if !r.seen || n < r.low {
+		r.low, r.lowAt = n, at()
+	}
+	if !r.seen || n > r.high {
+		r.high, r.highAt = n, at()
+	}
+	r.seen = true
+}
+
+// check returns a reference out of [lo, hi]: where it is and its value.
+func (r *refCheck) check(lo, hi int64) (refAt, int64, bool) {
+	switch {
+	case !r.seen:
+	case r.first < lo || r.first > hi:
+		return r.firstAt, r.first, true
+	case r.low < lo:
+		return r.lowAt, r.low, true
+	case r.high > hi:
+		return r.highAt, r.high, true
+	}
+	return refAt{}, 0, false
+}
+
+// refError makes the error of a reference found wrong at the end of the
+// connection, at list[at.i].key and, when sub, at its element at.j.
+func (l *loader) refError(at refAt, list, key string, sub bool, format string, args ...any) error {
+	path := append(l.path[:len(l.path):len(l.path)], pathEl{key: list}, pathEl{idx: at.i}, pathEl{key: key})
+	if sub {
+		path = append(path, pathEl{idx: at.j})
+	}
+	return &LoadError{Name: l.name, Line: at.line, Column: at.col, Path: pathString(path), Err: fmt.Errorf(format, args...)}
+}
+
+func (l *loader) jsonConn() error {
+	ok, start, err := l.open('{')
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return l.errorAt(start, errors.New("required member is missing"))
+	}
+	idAt := l.place(start, append(l.path, pathEl{key: "id"}))
+	jc := &jsonConn{conn: conn{c: &decode.Connection{Source: "json"}}}
+	c := jc.c
+	for l.t.more() {
+		k, err := l.key()
+		if err != nil {
+			return err
 		}
-		f := &c.Frames[i]
-		f.From = jsonSide(fv.key("from").require())
-		f.Time = fv.key("time").time()
-		f.Offset = fv.key("offset").integer(-1, -1, math.MaxInt64)
-		f.Fin = fv.key("fin").boolean()
-		f.Rsv = uint8(fv.key("rsv").integer(0, 0, 7))
-		f.Opcode = decode.Opcode(fv.key("opcode").require().integer(0, 0, 15))
-		f.Masked = fv.key("masked").boolean()
-		if kv := fv.key("mask_key"); kv.ok {
-			k, err := hex.DecodeString(kv.str())
-			if (err != nil || len(k) != 4) && l.err == nil {
-				l.fail(kv.p, "a mask key is 4 bytes in hex, like 0a1b2c3d; found %q", kv.str())
+		l.push(pathEl{key: k})
+		switch k {
+		case "exchanges", "frames", "messages", "problems":
+			err = l.jsonList(jc, k)
+		default:
+			err = l.jsonMember(jc, k)
+		}
+		if err != nil {
+			return err
+		}
+		l.pop()
+	}
+	if err := l.t.end(); err != nil {
+		return err
+	}
+	if !jc.hasID {
+		return failAt(idAt, "required member is missing")
+	}
+	nframes, nmessages := c.FrameCount, c.MessageCount
+	if at, n, bad := jc.messageRef.check(-1, int64(nmessages)-1); bad {
+		return l.refError(at, "frames", "message", false, "%d is out of range (-1 to %d)", n, nmessages-1)
+	}
+	if nframes == 0 && jc.frameRef.seen {
+		// The first reference read is the one that refers to nothing.
+		return l.refError(jc.frameRef.firstAt, "messages", "frames", true, "refers to a frame, but the connection lists none")
+	}
+	if at, n, bad := jc.frameRef.check(0, int64(nframes)-1); bad {
+		return l.refError(at, "messages", "frames", true, "%d is out of range (0 to %d)", n, nframes-1)
+	}
+	return l.sendClosed(&jc.conn)
+}
+
+// jsonList reads the exchanges, frames, messages or problems of a
+// connection, emitting each.
+func (l *loader) jsonList(jc *jsonConn, k string) error {
+	ok, _, err := l.open('[')
+	if err != nil || !ok {
+		return err
+	}
+	for i := 0; l.t.more(); i++ {
+		l.push(pathEl{idx: i})
+		it, err := l.readItem()
+		if err != nil {
+			return err
+		}
+		if v := it.root(); v.require().object() {
+			switch k {
+			case "exchanges":
+				err = l.jsonExchange(jc, v)
+			case "frames":
+				err = l.jsonFrame(jc, v)
+			case "messages":
+				err = l.jsonMessage(jc, v)
+			default:
+				p := jsonProblem(v)
+				if err = it.check(); err == nil {
+					l.problem = p
+					err = l.sendProblem(&jc.conn, &l.problem)
+				}
 			}
-			copy(f.MaskKey[:], k)
 		}
-		f.Length = fv.key("length").uinteger()
-		f.HeaderLen = int(fv.key("header_length").integer(0, 0, decode.MaxFrameHeaderSize))
-		mv := fv.key("message")
-		f.Message = int(mv.integer(-1, -1, int64(len(messages)-1)))
-		if pv := fv.key("payload_base64"); pv.ok {
-			f.Payload = pv.base64()
-		} else if f.Message >= 0 {
-			payloadFromMessage = append(payloadFromMessage, i)
+		if err == nil {
+			err = it.check()
+		}
+		if err != nil {
+			return err
+		}
+		l.pop()
+	}
+	if k == "frames" {
+		jc.framesRead = true
+	}
+	return l.t.end()
+}
+
+// jsonMember reads a member of a connection other than its lists.
+func (l *loader) jsonMember(jc *jsonConn, k string) error {
+	it, err := l.readItem()
+	if err != nil {
+		return err
+	}
+	c := jc.c
+	v := it.root()
+	handshake := false
+	switch k {
+	case "id":
+		c.ID = v.require().str()
+		jc.hasID = true
+	case "client":
+		c.Client = v.str()
+	case "server":
+		c.Server = v.str()
+	case "tls":
+		c.TLS = v.boolean()
+	case "url":
+		c.URL = v.str()
+	case "protocol":
+		if v.ok {
+			p, ok := parseProtocol(v.peek())
+			if !ok {
+				v.fail("unknown protocol %q", v.peek())
+			}
+			c.Protocol = p
+		}
+	case "state":
+		if v.ok {
+			s, ok := parseState(v.peek())
+			if !ok {
+				v.fail("unknown state %q", v.peek())
+			}
+			c.State = s
+		}
+	case "opened":
+		c.Opened = v.time()
+	case "last_seen":
+		c.LastSeen = v.time()
+	case "request":
+		c.Request = nil
+		if v.object() {
+			c.Request = jsonRequest(v)
+		}
+		handshake = true
+	case "response":
+		c.Response = nil
+		if v.object() {
+			c.Response = jsonResponse(v)
+		}
+		handshake = true
+	case "subprotocol":
+		c.Subprotocol = v.str()
+	case "extensions":
+		c.Extensions = v.str()
+	case "deflate":
+		c.Deflate = nil
+		if v.object() {
+			c.Deflate = &decode.DeflateParams{
+				ServerNoContextTakeover: v.key("server_no_context_takeover").boolean(),
+				ClientNoContextTakeover: v.key("client_no_context_takeover").boolean(),
+				ServerMaxWindowBits:     int(v.key("server_max_window_bits").integer(15, 8, 15)),
+				ClientMaxWindowBits:     int(v.key("client_max_window_bits").integer(15, 8, 15)),
+			}
+		}
+	case "close":
+		c.Close = nil
+		if v.object() {
+			c.Close = jsonClose(v)
+		}
+	case "close_reply":
+		c.CloseReply = nil
+		if v.object() {
+			c.CloseReply = jsonClose(v)
+		}
+	case "frame_count", "message_count", "problem_count":
+		// Checked, but the counts are those of the events, which is what
+		// a count means now (decode.Connection); JSONWriter writes the
+		// same numbers.
+		v.integer(0, 0, math.MaxInt32)
+	case "suppressed_problems":
+		c.SuppressedProblems = int(v.integer(0, 0, math.MaxInt32))
+	case "bytes":
+		c.Bytes = [2]int64{}
+		if v.object() {
+			c.Bytes[decode.Client] = v.key("client").integer(0, 0, math.MaxInt64)
+			c.Bytes[decode.Server] = v.key("server").integer(0, 0, math.MaxInt64)
 		}
 	}
-	for i, mv := range messages {
-		if !mv.require().object() {
+	if err := it.check(); err != nil {
+		return err
+	}
+	// A handshake read after the first frame, message or problem (in a
+	// file written in another order) is emitted when it is read.
+	if handshake && jc.body() {
+		return l.handshake(&jc.conn)
+	}
+	return nil
+}
+
+func (l *loader) jsonExchange(jc *jsonConn, xv val) error {
+	x := &l.exchange
+	*x = decode.Exchange{}
+	if v := xv.key("request"); v.object() {
+		x.Request = jsonRequest(v)
+	}
+	if v := xv.key("response"); v.object() {
+		x.Response = jsonResponse(v)
+	}
+	if err := xv.it.check(); err != nil {
+		return err
+	}
+	return l.sendExchange(&jc.conn, x)
+}
+
+func (l *loader) jsonFrame(jc *jsonConn, fv val) error {
+	f := &l.frame
+	*f = decode.Frame{
+		From:   jsonSide(fv.key("from").require()),
+		Time:   fv.key("time").time(),
+		Offset: fv.key("offset").integer(-1, -1, math.MaxInt64),
+		Fin:    fv.key("fin").boolean(),
+		Rsv:    uint8(fv.key("rsv").integer(0, 0, 7)),
+		Opcode: decode.Opcode(fv.key("opcode").require().integer(0, 0, 15)),
+		Masked: fv.key("masked").boolean(),
+	}
+	if kv := fv.key("mask_key"); kv.ok {
+		s := kv.peek()
+		k, err := hex.DecodeString(s)
+		if err != nil || len(k) != 4 {
+			kv.fail("a mask key is 4 bytes in hex, like 0a1b2c3d; found %q", s)
+		}
+		copy(f.MaskKey[:], k)
+	}
+	f.Length = fv.key("length").uinteger()
+	f.HeaderLen = int(fv.key("header_length").integer(0, 0, decode.MaxFrameHeaderSize))
+	// The message it belongs to follows; its index is checked at the end.
+	mv := fv.key("message")
+	msg := mv.integer(-1, math.MinInt64, math.MaxInt64)
+	f.Message = int(max(msg, -1))
+	pv := fv.key("payload_base64")
+	if pv.ok {
+		f.Payload = pv.base64()
+	}
+	if err := fv.it.check(); err != nil {
+		return err
+	}
+	if mv.ok {
+		jc.messageRef.see(l, msg, fv.it.off+int64(mv.at), jc.c.FrameCount, 0)
+	}
+	if !pv.ok && f.Message >= 0 && l.hooks.framePlace != nil {
+		l.hooks.framePlace(jc.c.FrameCount, l.place(fv.it.off, l.path))
+	}
+	return l.sendFrame(&jc.conn, f)
+}
+
+func (l *loader) jsonMessage(jc *jsonConn, v val) error {
+	m := &l.message
+	*m = decode.Message{
+		From:       jsonSide(v.key("from").require()),
+		Time:       v.key("time").time(),
+		LastTime:   v.key("last_time").time(),
+		Opcode:     decode.Opcode(v.key("opcode").require().integer(0, 0, 15)),
+		Compressed: v.key("compressed").boolean(),
+		WireSize:   v.key("wire_size").integer(0, 0, math.MaxInt64),
+		Truncated:  v.key("truncated").boolean(),
+		Raw:        v.key("raw").boolean(),
+		TextValid:  v.key("text_valid").boolean(),
+	}
+	l.indexes = l.indexes[:0]
+	for e := v.key("frames").list(); e.next(); {
+		fv := e.val()
+		if !jc.framesRead {
+			// The frames are not read yet: checked at the end.
+			n := fv.integer(0, math.MinInt64, math.MaxInt64)
+			jc.frameRef.see(l, n, v.it.off+int64(fv.at), jc.c.MessageCount, e.n-1)
+			l.indexes = append(l.indexes, int(max(n, 0)))
 			continue
 		}
-		c.Messages[i] = l.jsonMessage(mv, len(frames))
-	}
-	for _, fi := range payloadFromMessage {
-		l.cutFramePayload(c, fi, frames[fi])
-	}
-	if v := cv.key("close"); v.object() {
-		c.Close = jsonClose(v)
-	}
-	if v := cv.key("close_reply"); v.object() {
-		c.CloseReply = jsonClose(v)
-	}
-	for _, pv := range cv.key("problems").list() {
-		if !pv.require().object() {
-			continue
+		if jc.c.FrameCount == 0 {
+			fv.fail("refers to a frame, but the connection lists none")
+			break
 		}
-		c.Problems = append(c.Problems, jsonProblem(pv))
+		l.indexes = append(l.indexes, int(fv.integer(0, 0, int64(jc.c.FrameCount-1))))
 	}
-	count := func(name string, def int) int {
-		return int(cv.key(name).integer(int64(def), 0, math.MaxInt32))
+	if len(l.indexes) > 0 {
+		m.Frames = l.indexes
 	}
-	c.FrameCount = count("frame_count", len(c.Frames))
-	c.MessageCount = count("message_count", len(c.Messages))
-	c.ProblemCount = count("problem_count", len(c.Problems))
-	c.SuppressedProblems = count("suppressed_problems", 0)
-	if bv := cv.key("bytes"); bv.object() {
-		c.Bytes[decode.Client] = bv.key("client").integer(0, 0, math.MaxInt64)
-		c.Bytes[decode.Server] = bv.key("server").integer(0, 0, math.MaxInt64)
+	if t := v.key("text"); t.ok {
+		m.Payload = t.text()
+	} else {
+		m.Payload = v.key("data_base64").require().base64()
+	}
+	m.Size = v.key("size").integer(int64(len(m.Payload)), 0, math.MaxInt64)
+	if cv := v.key("close"); cv.object() {
+		m.Close = closeFromPayload(m.From, m.Time, m.Payload)
+		if code := cv.key("code"); code.ok {
+			m.Close.HasCode = true
+			m.Close.Code = uint16(code.integer(0, 0, math.MaxUint16))
+		}
+		if len(m.Payload) < 2 {
+			// the payload was not kept: the reason is only in "close"
+			m.Close.Reason = cv.key("reason").str()
+		}
+	}
+	if err := v.it.check(); err != nil {
+		return err
+	}
+	return l.sendMessage(&jc.conn, m)
+}
+
+// closeFromPayload parses a Close payload (RFC 6455 5.5.1): a 2-byte code
+// and a reason, or nothing.
+func closeFromPayload(from decode.Side, t time.Time, p []byte) *decode.Close {
+	c := &decode.Close{From: from, Time: t}
+	if len(p) >= 2 {
+		c.HasCode = true
+		c.Code = uint16(p[0])<<8 | uint16(p[1])
+		c.Reason = string(p[2:])
 	}
 	return c
 }
 
-// cutFramePayload gives frame fi, written without a payload, its bytes
-// from its message: the frames of such a message are consecutive slices of
-// its payload, each as long as its length field.
-func (l *loader) cutFramePayload(c *decode.Connection, fi int, fv val) {
-	f := &c.Frames[fi]
-	m := &c.Messages[f.Message]
-	off := uint64(0)
-	for _, other := range m.Frames {
-		if other == fi {
-			end := off + f.Length
-			if end > uint64(len(m.Payload)) || end < off {
-				l.fail(fv.p, "the frame has no payload_base64 and its %d bytes at %d are not in message %d's %d-byte payload", f.Length, off, f.Message, len(m.Payload))
-				return
-			}
-			f.Payload = m.Payload[off:end:end]
-			return
-		}
-		if other >= 0 && other < len(c.Frames) {
-			off += c.Frames[other].Length
-		}
-	}
-	l.fail(fv.p, "the frame has no payload_base64 and message %d does not list it among its frames", f.Message)
-}
-
 func jsonSide(v val) decode.Side {
-	switch s := v.str(); s {
+	switch s := v.peek(); s {
 	case "client":
 		return decode.Client
 	case "server":
 		return decode.Server
 	default:
 		if v.ok {
-			v.l.fail(v.p, `expected "client" or "server", found %q`, s)
+			v.fail(`expected "client" or "server", found %q`, s)
 		}
 	}
 	return decode.Client
@@ -219,7 +454,8 @@ func jsonSide(v val) decode.Side {
 
 func jsonHeaders(v val) []decode.Header {
 	var hs []decode.Header
-	for _, hv := range v.list() {
+	for e := v.list(); e.next(); {
+		hv := e.val()
 		if !hv.require().object() {
 			continue
 		}
@@ -232,13 +468,14 @@ func jsonHeaders(v val) []decode.Header {
 	return hs
 }
 
-// jsonBody reads body (text) or body_base64, and body_size.
+// jsonBody reads body (text) or body_base64, and body_size. The body is
+// the connection's to keep, so it is copied out of the loader's buffers.
 func jsonBody(v val) ([]byte, int64) {
 	var body []byte
 	if t := v.key("body"); t.ok {
-		body = []byte(t.str())
+		body = bytes.Clone(t.text())
 	} else if b := v.key("body_base64"); b.ok {
-		body = b.base64()
+		body = bytes.Clone(b.base64())
 	}
 	return body, v.key("body_size").integer(int64(len(body)), -1, math.MaxInt64)
 }
@@ -267,57 +504,6 @@ func jsonResponse(v val) *decode.Response {
 	return r
 }
 
-func (l *loader) jsonMessage(v val, nframes int) decode.Message {
-	m := decode.Message{
-		From:       jsonSide(v.key("from").require()),
-		Time:       v.key("time").time(),
-		LastTime:   v.key("last_time").time(),
-		Opcode:     decode.Opcode(v.key("opcode").require().integer(0, 0, 15)),
-		Compressed: v.key("compressed").boolean(),
-		WireSize:   v.key("wire_size").integer(0, 0, math.MaxInt64),
-		Truncated:  v.key("truncated").boolean(),
-		Raw:        v.key("raw").boolean(),
-		TextValid:  v.key("text_valid").boolean(),
-	}
-	for _, fv := range v.key("frames").list() {
-		if nframes == 0 {
-			v.l.fail(fv.p, "refers to a frame, but the connection lists none")
-			break
-		}
-		m.Frames = append(m.Frames, int(fv.integer(0, 0, int64(nframes-1))))
-	}
-	if t := v.key("text"); t.ok {
-		m.Payload = []byte(t.str())
-	} else {
-		m.Payload = v.key("data_base64").require().base64()
-	}
-	m.Size = v.key("size").integer(int64(len(m.Payload)), 0, math.MaxInt64)
-	if cv := v.key("close"); cv.object() {
-		m.Close = closeFromPayload(m.From, m.Time, m.Payload)
-		if code := cv.key("code"); code.ok {
-			m.Close.HasCode = true
-			m.Close.Code = uint16(code.integer(0, 0, math.MaxUint16))
-		}
-		if len(m.Payload) < 2 {
-			// the payload was not kept: the reason is only in "close"
-			m.Close.Reason = cv.key("reason").str()
-		}
-	}
-	return m
-}
-
-// closeFromPayload parses a Close payload (RFC 6455 5.5.1): a 2-byte code
-// and a reason, or nothing.
-func closeFromPayload(from decode.Side, t time.Time, p []byte) *decode.Close {
-	c := &decode.Close{From: from, Time: t}
-	if len(p) >= 2 {
-		c.HasCode = true
-		c.Code = uint16(p[0])<<8 | uint16(p[1])
-		c.Reason = string(p[2:])
-	}
-	return c
-}
-
 func jsonClose(v val) *decode.Close {
 	c := &decode.Close{
 		From:   jsonSide(v.key("from").require()),
@@ -341,13 +527,13 @@ func jsonProblem(v val) decode.Problem {
 		MessageIndex: int(v.key("message_index").integer(-1, -1, math.MaxInt32)),
 		Offset:       v.key("offset").integer(-1, -1, math.MaxInt64),
 	}
-	switch s := v.key("severity").require().str(); s {
+	switch s := v.key("severity").require().peek(); s {
 	case "error":
 		p.Severity = decode.Error
 	case "warning":
 		p.Severity = decode.Warning
 	default:
-		v.l.fail(v.p.key("severity"), `expected "error" or "warning", found %q`, s)
+		v.key("severity").fail(`expected "error" or "warning", found %q`, s)
 	}
 	return p
 }

@@ -1,16 +1,20 @@
 package export_test
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
+	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
 )
 
 // TestLoadErrors: a file that is not what it claims gets one error naming
 // the file, the line and column, and the JSON path of what is wrong, and
-// no connections.
+// no connections; from LoadEvents too.
 func TestLoadErrors(t *testing.T) {
 	const (
 		harHead = "{\"log\": {\"version\": \"1.2\", \"creator\": {\"name\": \"t\", \"version\": \"1\"},\n \"entries\": [\n"
@@ -77,6 +81,24 @@ func TestLoadErrors(t *testing.T) {
 			var le *export.LoadError
 			if !errors.As(err, &le) || le.Name != tc.file {
 				t.Fatalf("not a *LoadError naming the file: %#v", err)
+			}
+			// LoadEvents, which Load records, finds the same, however the
+			// file arrives (Sniff shows what arrived of a file that is no
+			// export, so those are read whole); except that cutting a frame
+			// written without payload out of its message is left to its
+			// consumer, which keeps the frames.
+			if strings.Contains(tc.want, "the frame has no payload_base64") {
+				return
+			}
+			readers := []io.Reader{strings.NewReader(tc.data)}
+			if !errors.As(err, new(*export.NotExportError)) {
+				readers = append(readers, iotest.OneByteReader(strings.NewReader(tc.data)))
+			}
+			for _, r := range readers {
+				err := export.LoadEvents(context.Background(), tc.file, r, func(decode.Event) {})
+				if err == nil || err.Error() != tc.want {
+					t.Fatalf("LoadEvents error\n got: %v\nwant: %s", err, tc.want)
+				}
 			}
 		})
 	}
