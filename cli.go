@@ -210,7 +210,7 @@ func (j *job) closeOutputs() {
 			}
 		}
 	}
-	j.infof("%s", j.outs.Stats())
+	j.infof("%s", summary(j.outs.Stats()))
 	j.outs = nil
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
-	"github.com/wstap/wstap/decode"
 )
 
 // captureCommand is "wstap capture".
@@ -121,15 +120,9 @@ func (j *job) capture(out *outputFlags, iface string, filter *capture.Filter, wr
 		opts.Progress = pcap.flush
 	}
 
-	done := startDone(outs.Done)
-	var event decode.Listener
-	if out.streams() {
-		event = outs.Event
-	}
 	t := capture.NewTracker(capture.Options{
+		Tap:    outs.tap,
 		Source: "live",
-		Event:  event,
-		Done:   done.done,
 		Warn:   func(msg string) { j.warnf("%s", msg) },
 		// No Filter: the kernel has selected every packet that arrives,
 		// and -w writes exactly those.
@@ -143,7 +136,6 @@ func (j *job) capture(out *outputFlags, iface string, filter *capture.Filter, wr
 	// Stopped: every connection still open ends now, so that nothing
 	// decoded is lost from the outputs.
 	t.Close()
-	done.wait()
 	if pcap != nil {
 		if err := pcap.close(); err != nil {
 			j.errorf("%v", err)

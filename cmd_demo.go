@@ -75,7 +75,7 @@ func (j *job) demo(out *outputFlags, once bool) error {
 		proxyLn.Close()
 		return err
 	}
-	p := newProxy(out, outs, echoLn.Addr().String(), j)
+	p := newProxy(outs, echoLn.Addr().String(), j)
 	proxyCtx, stopProxy := context.WithCancel(j.ctx)
 	defer stopProxy()
 	served := make(chan error, 1)

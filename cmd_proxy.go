@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
-	"github.com/wstap/wstap/decode"
 )
 
 // proxyCommand is "wstap proxy".
@@ -74,19 +73,14 @@ func (j *job) proxy(out *outputFlags, listen, up string) error {
 		return err
 	}
 	j.infof("listening on %s, relaying to %s; stop with Ctrl-C", ln.Addr(), up)
-	return newProxy(out, outs, up, j).Serve(j.ctx, ln)
+	return newProxy(outs, up, j).Serve(j.ctx, ln)
 }
 
 // newProxy makes a capture.Proxy that feeds the outputs of job j.
-func newProxy(out *outputFlags, outs *outputs, upstream string, j *job) *capture.Proxy {
-	var event decode.Listener
-	if out.streams() {
-		event = outs.Event
-	}
+func newProxy(outs *outputs, upstream string, j *job) *capture.Proxy {
 	return capture.NewProxy(capture.ProxyOptions{
 		Upstream: upstream,
-		Event:    event,
-		Done:     outs.Done,
+		Tap:      outs.tap,
 		Warn:     func(msg string) { j.warnf("%s", msg) },
 	})
 }

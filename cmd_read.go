@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"runtime"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
-	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
 )
 
@@ -107,10 +104,7 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 	if err != nil {
 		return err
 	}
-	r := &reader{j: j, outs: outs, filter: filter, ids: &idSet{imported: map[string]bool{}}}
-	if out.streams() {
-		r.event = outs.Event
-	}
+	r := &reader{j: j, outs: outs, filter: filter, streams: out.streams()}
 	r.progress = wantProgress(j.stdout, j.stderr, out)
 	for _, name := range files {
 		if j.interrupted() {
@@ -132,7 +126,7 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 		j.fail(exitInterrupted)
 		return nil
 	}
-	if failOnProblems && outs.Stats().errors > 0 {
+	if failOnProblems && outs.Stats().Errors > 0 {
 		j.infof("error-severity problems were found (--fail-on-problems)")
 		j.fail(exitProblems)
 	}
@@ -141,14 +135,14 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 
 // reader reads the inputs of one "wstap read" into the same outputs.
 type reader struct {
-	j    *job
-	outs *outputs
-	// event is outs.Event when a streaming output (--dump, --ndjson) wants
-	// the decoder's events, and nil otherwise: every event would cost a
-	// lock the JSON and HAR writers hold while they write.
-	event    decode.Listener
-	filter   *capture.Filter
-	ids      *idSet
+	j      *job
+	outs   *outputs
+	filter *capture.Filter
+	// streams is set when a streaming output (--dump, --ndjson) follows
+	// the session: connections are then decoded one after the other, in
+	// the capture's order, so that their events come out the same way
+	// every time.
+	streams  bool
 	progress bool
 }
 
@@ -156,17 +150,15 @@ type reader struct {
 func (r *reader) readInput(in *input) error {
 	j := r.j
 	if in.export != nil {
-		conns, err := loadInBackground(j.ctx, in)
+		im := r.outs.tap.Import()
+		err := export.LoadEvents(j.ctx, in.display, in.export, im.Event)
+		im.Close()
 		if err != nil {
 			if j.interrupted() {
-				j.infof("interrupted while loading %s; it is not in the outputs", in.display)
+				j.infof("interrupted while loading %s; what was read of it is written", in.display)
 				return nil
 			}
 			return err
-		}
-		for _, c := range conns {
-			c.ID = r.ids.claim(c.ID)
-			r.outs.Imported(c)
 		}
 		return nil
 	}
@@ -175,18 +167,18 @@ func (r *reader) readInput(in *input) error {
 		bar.clear()
 		j.warnf("%s: %s", in.display, msg)
 	}
-	done := startDone(r.outs.Done)
-	defer done.wait()
-	t := capture.NewTracker(capture.Options{
-		Source: "pcap",
-		Event:  r.event,
-		Done:   done.done,
+	workers := 0
+	if !r.streams {
 		// Decoding is most of the work: it runs beside reading and
 		// reassembly, one decoder goroutine per core (the reading and
 		// writing goroutines are lighter and share the cores with them).
-		Workers: runtime.GOMAXPROCS(0),
+		workers = runtime.GOMAXPROCS(0)
+	}
+	t := capture.NewTracker(capture.Options{
+		Tap:     r.outs.tap,
+		Source:  "pcap",
+		Workers: workers,
 		Warn:    warn,
-		NextID:  r.ids.fresh,
 		Filter:  r.filter,
 	})
 	var opts capture.RunOptions
@@ -209,61 +201,6 @@ func (r *reader) readInput(in *input) error {
 		return err
 	}
 	return nil
-}
-
-// loadInBackground loads a HAR or JSON input on a goroutine of its own, so that a
-// signal stops the command at once even while a large file is parsed: the
-// loader is left to finish on its own, and the process ends before it.
-func loadInBackground(ctx context.Context, in *input) ([]*decode.Connection, error) {
-	type result struct {
-		conns []*decode.Connection
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		conns, err := export.Load(in.display, in.export)
-		done <- result{conns, err}
-	}()
-	select {
-	case r := <-done:
-		return r.conns, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// idSet hands out connection IDs "1", "2", ... in order, and keeps the IDs
-// of imported connections unless they are already taken, so that every ID
-// in one output is unique.
-type idSet struct {
-	next int
-	// imported are the IDs imported connections took; counted IDs skip
-	// them. Only imported IDs are kept, so that a capture of a million
-	// connections costs no memory here.
-	imported map[string]bool
-}
-
-// fresh returns the next unused numeric ID.
-func (s *idSet) fresh() string {
-	for {
-		s.next++
-		id := strconv.Itoa(s.next)
-		if !s.imported[id] {
-			return id
-		}
-	}
-}
-
-// claim returns id if it is still free, or a fresh ID.
-func (s *idSet) claim(id string) string {
-	if id == "" || s.imported[id] {
-		return s.fresh()
-	}
-	if n, err := strconv.Atoi(id); err == nil && strconv.Itoa(n) == id && n >= 1 && n <= s.next {
-		return s.fresh() // a counted ID already gave it out
-	}
-	s.imported[id] = true
-	return id
 }
 
 // wantProgress says whether to show progress: only when stderr is a

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/session"
 )
 
 // onlySummary reports whether stderr holds nothing but the summary line a
@@ -346,7 +347,12 @@ func TestReadFilter(t *testing.T) {
 // nothing is shown when stderr is not a terminal.
 func TestProgressBar(t *testing.T) {
 	var buf bytes.Buffer
-	p := &progressBar{w: &buf, name: "big.pcap", size: 2_000_000, read: &countingReader{n: 500_000}, tracker: capture.NewTracker(capture.Options{})}
+	st, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &progressBar{w: &buf, name: "big.pcap", size: 2_000_000, read: &countingReader{n: 500_000}, tracker: capture.NewTracker(capture.Options{Tap: session.NewTap(st, session.TapOptions{})})}
 	p.update()
 	if got := buf.String(); !strings.Contains(got, "reading big.pcap: 0.5 MB of 2.0 MB (25%), 0 messages") {
 		t.Errorf("progress %q", got)

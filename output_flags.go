@@ -20,6 +20,7 @@ type outputFlags struct {
 	redact            bool
 	redactHeaders     []string
 	redactQuery       []string
+	spillDir          string
 }
 
 // Values of --color.
@@ -40,7 +41,8 @@ func (o *outputFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.redact, "redact", false, "hide the values of Authorization, Proxy-Authorization, Cookie, Set-Cookie and token-like query parameters in every output")
 	fs.StringArrayVar(&o.redactHeaders, "redact-header", nil, "hide the value of header `NAME` in every output (repeatable)")
 	fs.StringArrayVar(&o.redactQuery, "redact-query", nil, "hide the value of query parameter `NAME` in every output (repeatable)")
-	for _, name := range []string{"json", "har", "ndjson", "dump", "quiet", "color", "redact", "redact-header", "redact-query"} {
+	fs.StringVar(&o.spillDir, "spill-dir", "", "keep the payloads of the session in a file in `DIR` instead of the temporary directory (the file is removed at exit)")
+	for _, name := range []string{"json", "har", "ndjson", "dump", "quiet", "color", "redact", "redact-header", "redact-query", "spill-dir"} {
 		fs.SetAnnotation(name, outputFlagGroup, []string{"true"})
 	}
 }

@@ -15,17 +15,17 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // outputTestConn decodes a short scripted conversation (handshake, two
-// text messages, a close each way) through l and returns the connection.
-func outputTestConn(id string, l decode.Listener) *decode.Connection {
+// text messages, a close each way) on the tap.
+func outputTestConn(id string, tap *session.Tap) {
 	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
-	c := &decode.Connection{ID: id, Client: "127.0.0.1:5" + id, Server: "127.0.0.1:80", Source: "pcap"}
-	d := decode.NewDecoder(c, decode.Options{}, l)
+	c := tap.Open(&decode.Connection{ID: id, Client: "127.0.0.1:5" + id, Server: "127.0.0.1:80", Source: "pcap"}, session.ConnOptions{})
 	key := "dGhlIHNhbXBsZSBub25jZQ=="
-	d.Feed(decode.Client, at, []byte("GET /chat?token=secret HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Basic c2VjcmV0\r\nSec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-	d.Feed(decode.Server, at.Add(time.Millisecond), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+decode.AcceptKey(key)+"\r\n\r\n"))
+	c.Feed(decode.Client, at, []byte("GET /chat?token=secret HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Basic c2VjcmV0\r\nSec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	c.Feed(decode.Server, at.Add(time.Millisecond), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+decode.AcceptKey(key)+"\r\n\r\n"))
 	frame := func(op decode.Opcode, masked bool, p string) []byte {
 		h := decode.FrameHeader{Fin: true, Opcode: op, Masked: masked, MaskKey: [4]byte{9, 8, 7, 6}, Length: uint64(len(p))}
 		b := []byte(p)
@@ -34,12 +34,11 @@ func outputTestConn(id string, l decode.Listener) *decode.Connection {
 		}
 		return append(decode.AppendFrameHeader(nil, h), b...)
 	}
-	d.Feed(decode.Client, at.Add(2*time.Millisecond), frame(decode.OpText, true, "hello from "+id))
-	d.Feed(decode.Server, at.Add(3*time.Millisecond), frame(decode.OpText, false, "hi\n"+id))
-	d.Feed(decode.Client, at.Add(4*time.Millisecond), frame(decode.OpClose, true, "\x03\xe8bye"))
-	d.Feed(decode.Server, at.Add(5*time.Millisecond), frame(decode.OpClose, false, "\x03\xe8"))
-	d.End(at.Add(6 * time.Millisecond))
-	return c
+	c.Feed(decode.Client, at.Add(2*time.Millisecond), frame(decode.OpText, true, "hello from "+id))
+	c.Feed(decode.Server, at.Add(3*time.Millisecond), frame(decode.OpText, false, "hi\n"+id))
+	c.Feed(decode.Client, at.Add(4*time.Millisecond), frame(decode.OpClose, true, "\x03\xe8bye"))
+	c.Feed(decode.Server, at.Add(5*time.Millisecond), frame(decode.OpClose, false, "\x03\xe8"))
+	c.End(at.Add(6 * time.Millisecond))
 }
 
 func outputTestFlags(t *testing.T, args ...string) *outputFlags {
@@ -61,18 +60,42 @@ func (o *outputFlags) openForTest(stdout io.Writer) (*outputs, error) {
 	return o.open(stdout)
 }
 
-func outputTestLoad(t *testing.T, path string) []*decode.Connection {
+// outputTestLoad reads an export back into conversations.
+func outputTestLoad(t *testing.T, path string) []*session.Conversation {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	conns, err := export.Load(path, f)
+	st, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	im := session.NewTap(st, session.TapOptions{}).Import()
+	if err := export.LoadEvents(t.Context(), path, f, im.Event); err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
+	conns, err := st.Ended()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return conns
+}
+
+// waitFile waits, at most 5 s, until path holds a line count of lines.
+func waitLines(t *testing.T, path string, lines int) string {
+	t.Helper()
+	var b []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ = os.ReadFile(path)
+		if strings.Count(string(b), "\n") >= lines {
+			break
+		}
+	}
+	return string(b)
 }
 
 // TestOutputsFiles: --json and --har appear only when complete (written
@@ -90,15 +113,12 @@ func TestOutputsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := outputTestConn("1", out.Event)
-	nd, err := os.ReadFile(ndPath)
-	if err != nil {
-		t.Fatal(err)
+	outputTestConn("1", out.tap)
+	// The stream reaches the disk as it happens (flushed on a short
+	// timer), before Close: opened, handshake, 4 messages, closed.
+	if nd := waitLines(t, ndPath, 7); strings.Count(nd, "\n") != 7 {
+		t.Fatalf("NDJSON on disk before Close:\n%s", nd)
 	}
-	if lines := strings.Count(string(nd), "\n"); lines != 7 { // opened, handshake, 4 messages, closed
-		t.Fatalf("NDJSON on disk before Close has %d lines:\n%s", lines, nd)
-	}
-	out.Done(c)
 	for _, p := range []string{jsonPath, harPath} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Fatalf("%s exists before Close: %v", p, err)
@@ -141,7 +161,7 @@ func TestOutputsFailedFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out.Done(outputTestConn("1", out.Event))
+	outputTestConn("1", out.tap)
 	err = out.Close(true)
 	if err == nil || !strings.Contains(err.Error(), "writing "+target) {
 		t.Fatalf("Close: %v, want an error naming %s", err, target)
@@ -206,7 +226,7 @@ func TestOutputsConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out.Done(outputTestConn(fmt.Sprint(i+1), out.Event))
+			outputTestConn(fmt.Sprint(i+1), out.tap)
 		}()
 	}
 	wg.Wait()
@@ -238,33 +258,37 @@ func TestOutputsConcurrent(t *testing.T) {
 	}
 }
 
-// TestOutputsImported: a connection loaded from a file gives the same dump
-// lines as when it was decoded, and is written by Done.
+// TestOutputsImported: a connection loaded from a JSON export gives the
+// same dump lines as when it was decoded, and is written to the HAR.
 func TestOutputsImported(t *testing.T) {
-	var live bytes.Buffer
-	out, err := outputTestFlags(t, "--dump").openForTest(&live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := outputTestConn("1", out.Event)
-	out.Close(true)
-
 	dir := t.TempDir()
-	var b bytes.Buffer
-	w := export.NewJSONWriter(&b, export.Options{})
-	w.Write(c)
-	w.Close()
-	loaded, err := export.Load("s.json", &b)
+	jsonPath := filepath.Join(dir, "s.json")
+	var live bytes.Buffer
+	out, err := outputTestFlags(t, "--dump", "--json", jsonPath).openForTest(&live)
 	if err != nil {
 		t.Fatal(err)
 	}
+	outputTestConn("1", out.tap)
+	if err := out.Close(true); err != nil {
+		t.Fatal(err)
+	}
+
 	var replayed bytes.Buffer
 	harPath := filepath.Join(dir, "s.har")
 	out, err = outputTestFlags(t, "--dump", "--har", harPath).openForTest(&replayed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out.Imported(loaded[0])
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	im := out.tap.Import()
+	if err := export.LoadEvents(t.Context(), jsonPath, f, im.Event); err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
 	if err := out.Close(true); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // The large end-to-end comparison with tshark is scripts/bench-read.sh;
@@ -86,12 +86,17 @@ func benchTracker(b *testing.B, workers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		tr := NewTracker(Options{Workers: workers, Done: func(*decode.Connection) { n++ }})
+		st, err := session.NewStore(session.StoreOptions{SpillDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr := NewTracker(Options{Workers: workers, Tap: session.NewTap(st, session.TapOptions{})})
 		if err := Run(context.Background(), rd, tr, RunOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		tr.Close()
+		n := st.Len()
+		st.Close()
 		if n != conns {
 			b.Fatalf("%d connections, want %d", n, conns)
 		}

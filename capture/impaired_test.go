@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // The tests in this file derive impaired captures from the real samples by
@@ -52,7 +53,7 @@ func (cf capFile) segments() []seg {
 }
 
 // sender returns the address of the side that sent frames from side.
-func sender(c *decode.Connection, side decode.Side) string {
+func sender(c *session.Conversation, side decode.Side) string {
 	if side == decode.Client {
 		return c.Client
 	}
@@ -60,7 +61,7 @@ func sender(c *decode.Connection, side decode.Side) string {
 }
 
 // dirKey names the direction side sends in; seg.dir gives the same name.
-func dirKey(c *decode.Connection, side decode.Side) string {
+func dirKey(c *session.Conversation, side decode.Side) string {
 	return sender(c, side) + ">" + sender(c, side.Other())
 }
 
@@ -200,7 +201,7 @@ func TestDroppedSegments(t *testing.T) {
 		name   string
 		sample string
 		// pick chooses the frame whose segment loses bytes.
-		pick func(c *decode.Connection) int
+		pick func(c *session.Conversation) int
 		// split, when set, cuts that segment in three and drops the middle
 		// part; otherwise the whole segment is dropped.
 		split bool
@@ -211,7 +212,7 @@ func TestDroppedSegments(t *testing.T) {
 		{
 			name:   "a whole frame between others",
 			sample: "ipv6-multi-sll2.pcap",
-			pick: func(c *decode.Connection) int {
+			pick: func(c *session.Conversation) int {
 				for _, m := range c.Messages {
 					if string(m.Payload) == "gorilla says 1" && m.From == decode.Client {
 						return m.Frames[0]
@@ -224,7 +225,7 @@ func TestDroppedSegments(t *testing.T) {
 		{
 			name:   "a fragment of a long message",
 			sample: "gorilla-basic.pcapng",
-			pick: func(c *decode.Connection) int {
+			pick: func(c *session.Conversation) int {
 				for i, f := range c.Frames {
 					if f.Opcode == decode.OpContinuation && i > 10 {
 						return i
@@ -237,7 +238,7 @@ func TestDroppedSegments(t *testing.T) {
 		{
 			name:   "the middle of a frame's payload",
 			sample: "gorilla-basic.pcapng",
-			pick: func(c *decode.Connection) int {
+			pick: func(c *session.Conversation) int {
 				for i, f := range c.Frames {
 					if f.Length == 300 && f.From == decode.Client {
 						return i
@@ -251,7 +252,7 @@ func TestDroppedSegments(t *testing.T) {
 		{
 			name:   "a compressed fragment",
 			sample: "gorilla-deflate.pcap",
-			pick: func(c *decode.Connection) int {
+			pick: func(c *session.Conversation) int {
 				for i, f := range c.Frames {
 					if f.Opcode == decode.OpContinuation && !f.Fin {
 						return i
@@ -265,7 +266,7 @@ func TestDroppedSegments(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cf := loadCapFile(t, tc.sample)
 			base := decodeCapture(t, tc.sample, cf.pcap(t), Options{})
-			var conn *decode.Connection
+			var conn *session.Conversation
 			frame := -1
 			for _, c := range base.conns {
 				if frame = tc.pick(c); frame >= 0 {
@@ -473,7 +474,7 @@ func TestCutFile(t *testing.T) {
 
 // handshakeRecords returns the records of connection c up to its last
 // handshake segment: what a capture that began after the handshake lacks.
-func handshakeRecords(cf capFile, c *decode.Connection) map[int]bool {
+func handshakeRecords(cf capFile, c *session.Conversation) map[int]bool {
 	first := map[string]int64{}
 	for _, side := range []decode.Side{decode.Client, decode.Server} {
 		first[sender(c, side)] = -1
@@ -510,7 +511,7 @@ func TestHandshakeMissing(t *testing.T) {
 			cf := loadCapFile(t, name)
 			base := decodeCapture(t, name, cf.pcap(t), Options{})
 			drop := map[int]bool{}
-			var ws []*decode.Connection
+			var ws []*session.Conversation
 			for _, c := range base.conns {
 				if c.Response == nil || c.Response.Status != 101 {
 					continue
@@ -570,7 +571,7 @@ func TestCompressionContextMissing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cf := loadCapFile(t, name)
 			base := decodeCapture(t, name, cf.pcap(t), Options{})
-			var w *decode.Connection
+			var w *session.Conversation
 			for _, c := range base.conns {
 				if c.Deflate != nil {
 					w = c
@@ -692,7 +693,7 @@ func runFuzzOps(t *testing.T, ops []byte) {
 		}
 	}
 	res := decodeCapture(t, "fuzz", out.pcap(t), Options{})
-	seen := map[*decode.Connection]bool{}
+	seen := map[*session.Conversation]bool{}
 	for _, c := range res.conns {
 		if seen[c] {
 			t.Fatalf("connection %s handed out twice", c.ID)

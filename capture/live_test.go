@@ -66,20 +66,13 @@ func TestLiveCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var conns []*decode.Connection
+	tt := newTestTap(t)
 	var pcapng bytes.Buffer
 	w, err := NewPcapngWriter(&pcapng, "lo", live.LinkType())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ended := make(chan struct{}, 1)
-	tr := NewTracker(Options{Source: "live", Filter: filter, Done: func(c *decode.Connection) {
-		conns = append(conns, c)
-		select {
-		case ended <- struct{}{}:
-		default:
-		}
-	}})
+	tr := NewTracker(Options{Source: "live", Filter: filter, Tap: tt.tap})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- Run(ctx, live, tr, RunOptions{Tee: w.Write}) }()
@@ -113,10 +106,8 @@ func TestLiveCapture(t *testing.T) {
 	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second))
 	c.ReadMessage() // the server's close
 	c.Close()
-	// The connection is handed out when both FINs were captured.
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
+	// The connection ends when both FINs were captured.
+	if !tt.waitEnded(1) {
 		t.Error("the connection did not end in the capture")
 	}
 	cancel()
@@ -124,6 +115,7 @@ func TestLiveCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
+	conns := tt.ended()
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -222,15 +214,8 @@ func TestLiveKernelFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var conns []*decode.Connection
-	ended := make(chan struct{}, 1)
-	tr := NewTracker(Options{Source: "live", Done: func(c *decode.Connection) {
-		conns = append(conns, c)
-		select {
-		case ended <- struct{}{}:
-		default:
-		}
-	}})
+	tt := newTestTap(t)
+	tr := NewTracker(Options{Source: "live", Tap: tt.tap})
 	// What came out of the socket, by port (read after Run returns).
 	seen := map[uint16]int{}
 	tee := func(rec *Record) error {
@@ -249,9 +234,7 @@ func TestLiveKernelFilter(t *testing.T) {
 
 	echoOnce(t, b, "after the filter")
 	echoOnce(t, a, "selected")
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
+	if !tt.waitEnded(1) {
 		t.Error("the connection to a did not end in the capture")
 	}
 	cancel()
@@ -259,6 +242,7 @@ func TestLiveKernelFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
+	conns := tt.ended()
 
 	if seen[portB] > 0 || seen[0] > 0 {
 		t.Errorf("the socket delivered %d packets of port %d and %d others; the filter selects port %d only", seen[portB], portB, seen[0], portA)

@@ -64,16 +64,16 @@ func (s *stream) apply(hi int, ev event) {
 		h.fed++
 	case ev.data != nil:
 		h.fed += uint32(len(ev.data))
-		if s.dd == nil && !s.tls && looksLikeTLS(ev.data) {
+		if s.tc == nil && !s.tls && looksLikeTLS(ev.data) {
 			s.tls = true
 		}
 		if !s.tls {
-			s.t.feed(s.decoding(), s.side(hi), ev.t, ev.data)
+			s.feed(s.side(hi), ev.t, ev.data)
 		}
 	default:
 		h.fed += uint32(ev.gap)
 		if !s.tls {
-			s.t.gap(s.decoding(), s.side(hi), ev.t, ev.gap)
+			s.gap(s.side(hi), ev.t, ev.gap)
 		}
 	}
 }

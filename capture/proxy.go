@@ -6,28 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // ProxyOptions configure a Proxy.
 type ProxyOptions struct {
 	// Upstream is the host:port every accepted connection is relayed to.
 	Upstream string
-	// Decode bounds what each connection's decoder keeps.
-	Decode decode.Options
-	// Event, if set, receives every decoder's events. It is called from
-	// the decoding goroutines of several connections at once, so it must
-	// be safe for concurrent use.
-	Event decode.Listener
-	// Done receives each connection once it has ended (both directions
-	// finished, or the proxy stopped): connections that carried no bytes,
-	// or neither WebSocket nor HTTP, are not handed out. Called from
-	// several goroutines.
-	Done func(*decode.Connection)
+	// Tap decodes every relayed connection and shows those that carry
+	// WebSocket or HTTP (not those that carried no bytes at all).
+	Tap *session.Tap
 	// Warn, if set, receives what went wrong with a connection that the
 	// decoder cannot show (the upstream refused it). Called from several
 	// goroutines.
@@ -51,7 +43,6 @@ type Proxy struct {
 	opts ProxyOptions
 
 	mu      sync.Mutex
-	next    int
 	conns   map[*proxyConn]struct{}
 	closing bool
 	wg      sync.WaitGroup
@@ -137,9 +128,8 @@ func (p *Proxy) start(ctx context.Context, c net.Conn) {
 		c.Close()
 		return
 	}
-	p.next++
 	dialCtx, dialStop := context.WithTimeout(context.WithoutCancel(ctx), p.opts.DialTimeout)
-	pc := &proxyConn{p: p, id: strconv.Itoa(p.next), client: c, chunks: make(chan proxyChunkMsg, proxyQueue), dialStop: dialStop}
+	pc := &proxyConn{p: p, id: p.opts.Tap.NextID(), client: c, chunks: make(chan proxyChunkMsg, proxyQueue), dialStop: dialStop}
 	p.conns[pc] = struct{}{}
 	p.wg.Add(1)
 	p.mu.Unlock()
@@ -240,23 +230,18 @@ func (pc *proxyConn) relay(wg *sync.WaitGroup, side decode.Side, from, to net.Co
 	}
 }
 
-// decode feeds the queued chunks to the connection's decoder, on a
-// goroutine of its own because a Decoder is not safe for concurrent use,
-// then ends it and hands the connection out.
+// decode feeds the queued chunks to the connection's decoder on the tap,
+// on a goroutine of its own because a decoder is not safe for concurrent
+// use, then ends it.
 func (pc *proxyConn) decode(conn *decode.Connection, decoded chan<- struct{}) {
 	defer close(decoded)
-	p := pc.p
-	dec := decode.NewDecoder(conn, p.opts.Decode, p.opts.Event)
+	tc := pc.p.opts.Tap.Open(conn, session.ConnOptions{})
 	last := conn.Opened
 	for ch := range pc.chunks {
-		dec.Feed(ch.side, ch.t, ch.data)
+		tc.Feed(ch.side, ch.t, ch.data)
 		last = ch.t
 	}
-	dec.End(later(time.Now().UTC(), last))
-	if !worthShowing(conn) || p.opts.Done == nil {
-		return
-	}
-	p.opts.Done(conn)
+	tc.End(later(time.Now().UTC(), last))
 }
 
 // later returns the later of two times.
@@ -265,15 +250,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// worthShowing: a connection that carried nothing (a port probe) or
-// neither WebSocket nor HTTP is no news (outputs contract).
-func worthShowing(c *decode.Connection) bool {
-	if c.Bytes[0] == 0 && c.Bytes[1] == 0 {
-		return false
-	}
-	return !(c.State == decode.StateNotWebSocket && len(c.Exchanges) == 0)
 }
 
 func (p *Proxy) warn(msg string) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // recorder keeps a copy of every byte read from and written to a socket.
@@ -90,8 +91,8 @@ func proxyEchoServer(t *testing.T) (addr string, rec *recorder) {
 type testProxy struct {
 	p     *Proxy
 	addr  string
+	tt    *testTap
 	mu    sync.Mutex
-	done  []*decode.Connection
 	warns []string
 	stop  func() error
 }
@@ -102,14 +103,10 @@ func startTestProxy(t *testing.T, upstream string) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := &testProxy{addr: ln.Addr().String()}
+	tp := &testProxy{addr: ln.Addr().String(), tt: newTestTap(t)}
 	p := NewProxy(ProxyOptions{
 		Upstream: upstream,
-		Done: func(c *decode.Connection) {
-			tp.mu.Lock()
-			tp.done = append(tp.done, c)
-			tp.mu.Unlock()
-		},
+		Tap:      tp.tt.tap,
 		Warn: func(msg string) {
 			tp.mu.Lock()
 			tp.warns = append(tp.warns, msg)
@@ -138,19 +135,12 @@ func startTestProxy(t *testing.T, upstream string) *testProxy {
 }
 
 // wait returns the first n connections handed out, failing after 10 s.
-func (tp *testProxy) wait(t *testing.T, n int) []*decode.Connection {
+func (tp *testProxy) wait(t *testing.T, n int) []*session.Conversation {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		tp.mu.Lock()
-		if len(tp.done) >= n {
-			got := append([]*decode.Connection(nil), tp.done...)
-			tp.mu.Unlock()
-			return got
-		}
-		tp.mu.Unlock()
+	if !tp.tt.waitEnded(n) {
+		t.Fatalf("timed out waiting for %d connections to end", n)
 	}
-	t.Fatalf("timed out waiting for %d connections to end", n)
-	return nil
+	return tp.tt.ended()
 }
 
 // TestProxyRelaysUnchanged holds a varied conversation through the proxy
@@ -339,10 +329,8 @@ func TestProxyHalfClose(t *testing.T) {
 			t.Fatal("the connection did not end after both halves closed")
 		}
 	}
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	if len(tp.done) != 0 {
-		t.Fatalf("a connection that is neither WebSocket nor HTTP was handed out: %+v", tp.done[0])
+	if done := tp.tt.ended(); len(done) != 0 || tp.tt.store.Len() != 0 {
+		t.Fatalf("a connection that is neither WebSocket nor HTTP was shown: %d in the store", tp.tt.store.Len())
 	}
 }
 
@@ -367,12 +355,11 @@ func TestProxyStop(t *testing.T) {
 	if err := tp.stop(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	if len(tp.done) != 1 {
-		t.Fatalf("%d connections handed out at the stop, want 1", len(tp.done))
+	done := tp.tt.ended()
+	if len(done) != 1 {
+		t.Fatalf("%d connections ended at the stop, want 1", len(done))
 	}
-	conn := tp.done[0]
+	conn := done[0]
 	if len(conn.Messages) != 4 || string(conn.Messages[1].Payload) != "one" || string(conn.Messages[3].Payload) != "two" {
 		t.Errorf("decoded %d messages at the stop, want the 4 relayed", len(conn.Messages))
 	}
@@ -403,7 +390,7 @@ func TestProxyUpstreamDown(t *testing.T) {
 	tp.stop()
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	if len(tp.warns) != 1 || !strings.Contains(tp.warns[0], "connecting to the upstream") || len(tp.done) != 0 {
-		t.Errorf("warnings %q, %d connections; want one warning about the upstream", tp.warns, len(tp.done))
+	if n := tp.tt.store.Len(); len(tp.warns) != 1 || !strings.Contains(tp.warns[0], "connecting to the upstream") || n != 0 {
+		t.Errorf("warnings %q, %d connections; want one warning about the upstream", tp.warns, n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/reassembly"
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // stream is one TCP connection: the assembler hands it the bytes of both
@@ -41,8 +42,8 @@ type stream struct {
 	// ends so that late copies of its segments are recognised.
 	key flowKey
 
-	// dd is the decoder side, created at the first byte (gate.go).
-	dd *decoding
+	// tc is the connection on the tap, opened at the first byte.
+	tc *session.Conn
 	// tls is set when the first bytes were a TLS record: nothing of the
 	// connection is decoded.
 	tls bool
@@ -174,7 +175,7 @@ func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly
 		h.rst = true
 	}
 	if s.id == "" && (tcp.SYN || len(tcp.Payload) > 0) {
-		s.id = s.t.opts.NextID()
+		s.id = s.t.opts.Tap.NextID()
 	}
 	if n := len(tcp.Payload); n > 0 && !h.closed {
 		seq := tcp.Seq

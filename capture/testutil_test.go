@@ -19,6 +19,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 	"github.com/gorilla/websocket"
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // samplesDir holds the captures made from real peers (see samples/README.md).
@@ -237,14 +238,69 @@ func (cf capFile) withPayload(t testing.TB, r capRecord, delta uint32, payload [
 
 // result is what decoding a capture produced.
 type result struct {
-	conns    []*decode.Connection // in the order Done received them
-	events   []decode.Event
+	conns    []*session.Conversation // in the order they ended
+	items    []session.Item          // the store's log
 	warnings []string
 	err      error
 	stats    Stats
 }
 
-// decodeCapture decodes a whole capture held in memory.
+// testTap is a store and a tap on it, removed when the test ends.
+type testTap struct {
+	t     testing.TB
+	store *session.Store
+	tap   *session.Tap
+}
+
+func newTestTap(t testing.TB) *testTap {
+	t.Helper()
+	st, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &testTap{t: t, store: st, tap: session.NewTap(st, session.TapOptions{})}
+}
+
+// ended returns the connections that ended so far, whole, in the order
+// they ended.
+func (tt *testTap) ended() []*session.Conversation {
+	tt.t.Helper()
+	conns, err := tt.store.Ended()
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	return conns
+}
+
+// waitEnded waits, at most 10 s, until n connections ended, and reports
+// whether they did. The store may be read while a tracker records into it
+// on another goroutine.
+func (tt *testTap) waitEnded(n int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if len(tt.ended()) >= n {
+			return true
+		}
+	}
+	return false
+}
+
+// items returns the store's log.
+func (tt *testTap) items() []session.Item {
+	tt.t.Helper()
+	var items []session.Item
+	for i := range tt.store.Items() {
+		it, err := tt.store.Item(i)
+		if err != nil {
+			tt.t.Fatal(err)
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// decodeCapture decodes a whole capture held in memory, on a tap of its
+// own unless opts has one.
 func decodeCapture(t testing.TB, name string, data []byte, opts Options) result {
 	t.Helper()
 	rd, _, err := Open(name, bytes.NewReader(data))
@@ -252,13 +308,20 @@ func decodeCapture(t testing.TB, name string, data []byte, opts Options) result 
 		t.Fatalf("%s: %v", name, err)
 	}
 	var res result
-	opts.Done = func(c *decode.Connection) { res.conns = append(res.conns, c) }
+	tt := &testTap{t: t}
+	if opts.Tap == nil {
+		tt = newTestTap(t)
+		opts.Tap = tt.tap
+	} else {
+		tt.store, tt.tap = opts.Tap.Store(), opts.Tap
+	}
 	opts.Warn = func(s string) { res.warnings = append(res.warnings, s) }
-	opts.Event = func(e decode.Event) { res.events = append(res.events, e) }
 	tr := NewTracker(opts)
 	res.err = Run(context.Background(), rd, tr, RunOptions{})
 	tr.Close()
 	res.stats = tr.Stats()
+	res.conns = tt.ended()
+	res.items = tt.items()
 	return res
 }
 
@@ -285,7 +348,7 @@ func messageSig(m decode.Message) string {
 	return fmt.Sprintf("%s %s size=%d compressed=%v raw=%v truncated=%v %q", m.From, m.Opcode, m.Size, m.Compressed, m.Raw, m.Truncated, p)
 }
 
-func messageSigs(c *decode.Connection) []string {
+func messageSigs(c *session.Conversation) []string {
 	var s []string
 	for _, m := range c.Messages {
 		s = append(s, messageSig(m))
@@ -293,7 +356,7 @@ func messageSigs(c *decode.Connection) []string {
 	return s
 }
 
-func frameSigs(c *decode.Connection) []string {
+func frameSigs(c *session.Conversation) []string {
 	var s []string
 	for _, f := range c.Frames {
 		s = append(s, frameSig(f))
@@ -302,7 +365,7 @@ func frameSigs(c *decode.Connection) []string {
 }
 
 // byAddr returns the connection whose client or server is addr.
-func connByClient(conns []*decode.Connection, client string) *decode.Connection {
+func connByClient(conns []*session.Conversation, client string) *session.Conversation {
 	for _, c := range conns {
 		if c.Client == client {
 			return c
@@ -311,7 +374,7 @@ func connByClient(conns []*decode.Connection, client string) *decode.Connection 
 	return nil
 }
 
-func problemKinds(c *decode.Connection) []string {
+func problemKinds(c *session.Conversation) []string {
 	var k []string
 	for _, p := range c.Problems {
 		k = append(k, string(p.Kind))
@@ -319,7 +382,7 @@ func problemKinds(c *decode.Connection) []string {
 	return k
 }
 
-func hasProblem(c *decode.Connection, kind decode.Kind) *decode.Problem {
+func hasProblem(c *session.Conversation, kind decode.Kind) *decode.Problem {
 	for i := range c.Problems {
 		if c.Problems[i].Kind == kind {
 			return &c.Problems[i]

@@ -3,36 +3,26 @@ package capture
 import (
 	"fmt"
 	"slices"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/reassembly"
-	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // Options configure a Tracker.
 type Options struct {
+	// Tap receives every TCP connection, which it decodes and shows when
+	// it carries WebSocket or HTTP traffic. Connections are numbered in
+	// the order of their first packet by the tap's NextID, so that an id
+	// matches tshark's tcp.stream + 1 in simple captures.
+	Tap *session.Tap
 	// Source is written into every connection: "pcap" or "live".
 	Source string
-	// Decode bounds what each connection's decoder keeps.
-	Decode decode.Options
-	// Event, if set, receives the decoder events of every connection that
-	// turned out to carry WebSocket or HTTP traffic. The events of other
-	// TCP connections are dropped: they are not what wstap looks for.
-	Event decode.Listener
-	// Done, if set, receives each such connection once, when it has ended
-	// and will not change again (FIN or RST seen, idle for IdleTimeout, or
-	// the end of the input). The tracker keeps no reference to it after.
-	Done func(*decode.Connection)
 	// Warn, if set, receives warnings about what the capture lost or what
 	// could not be decoded, one complete sentence each.
 	Warn func(string)
-	// NextID returns the ID of the next connection, in the order of each
-	// connection's first packet. The default counts "1", "2", ...
-	NextID func() string
 	// Filter, if set, keeps only the packets it matches.
 	Filter *Filter
 	// ReorderWait is how long, in capture time, bytes missing from a TCP
@@ -43,12 +33,11 @@ type Options struct {
 	// capture time. Default 10 minutes: long enough for WebSocket
 	// connections that ping rarely.
 	IdleTimeout time.Duration
-	// Workers, when above 0 and Event is nil, decodes connections on that
-	// many goroutines while the caller's reads and reassembles. Done is
-	// then called from them (never concurrently, and in the same order).
-	// With Event set, connections are decoded on the caller's goroutine:
-	// the events of different connections would otherwise interleave
-	// differently from run to run.
+	// Workers, when above 0, decodes connections on that many goroutines
+	// while the caller's reads and reassembles. Connections still end in
+	// the store in the order the tracker ended them; the messages of
+	// different connections may interleave differently from run to run,
+	// which is why a streaming output (the dump, NDJSON) asks for none.
 	Workers int
 }
 
@@ -62,8 +51,9 @@ type Stats struct {
 	CutPackets int64 // segments whose payload the snap length cut
 	CutBytes   int64 // payload bytes lost to the snap length
 	TLS        int64 // connections that carried TLS, which is not decoded
-	// Connections counts the connections handed to Done (or decoded to be
-	// handed out); Messages the messages decoded in them.
+	// Connections counts the connections shown; Messages the messages
+	// decoded in them (across the tap: a tap fed by several sources
+	// counts them all).
 	Connections int64
 	Messages    int64
 }
@@ -111,7 +101,6 @@ type Tracker struct {
 	now       time.Time
 	lastFlush time.Time
 	created   int64
-	ids       int
 	// finished are the streams that ended during the current call, ended
 	// and handed out in creation order so that output does not depend on
 	// the assembler's map order.
@@ -121,11 +110,9 @@ type Tracker struct {
 	holding []*stream
 	recent  map[flowKey]closedConn
 
-	stats Stats
-	// connections and messages are counted by whichever goroutine decodes.
-	connections, messages atomic.Int64
-	work                  *workers
-	closed                bool
+	stats  Stats
+	work   *workers
+	closed bool
 
 	warnings map[string]int
 	links    map[LinkType]bool
@@ -148,17 +135,11 @@ func NewTracker(opts Options) *Tracker {
 		opts.Source = "pcap"
 	}
 	t := &Tracker{opts: opts, warnings: make(map[string]int), links: make(map[LinkType]bool), recent: make(map[flowKey]closedConn)}
-	if t.opts.NextID == nil {
-		t.opts.NextID = func() string {
-			t.ids++
-			return strconv.Itoa(t.ids)
-		}
-	}
 	t.pool = reassembly.NewStreamPool(streamFactory{t})
 	t.asm = reassembly.NewAssembler(t.pool)
 	t.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
 	t.asm.MaxBufferedPagesTotal = maxPagesTotal
-	if opts.Workers > 0 && opts.Event == nil {
+	if opts.Workers > 0 {
 		t.work = newWorkers(t, opts.Workers)
 	}
 	return t
@@ -167,7 +148,8 @@ func NewTracker(opts Options) *Tracker {
 // Stats returns what the tracker saw so far.
 func (t *Tracker) Stats() Stats {
 	st := t.stats
-	st.Connections, st.Messages = t.connections.Load(), t.messages.Load()
+	ts := t.opts.Tap.Stats()
+	st.Connections, st.Messages = ts.Connections, ts.Messages
 	return st
 }
 

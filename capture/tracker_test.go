@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // feed hands the records of cf to a tracker one by one, calling after
@@ -59,10 +60,12 @@ func TestConnectionIDs(t *testing.T) {
 			t.Errorf("connection %s ended before %s but was handed out after it", res.conns[i].ID, res.conns[i-1].ID)
 		}
 	}
-	// The IDs of several captures in one output come from one source.
-	n := 40
-	next := func() string { n++; return strconv.Itoa(n) }
-	r2 := decodeCapture(t, "again", readSample(t, "ipv6-multi-sll2.pcap"), Options{NextID: next})
+	// The IDs of several captures in one output come from one tap.
+	tt := newTestTap(t)
+	for range 40 {
+		tt.tap.NextID()
+	}
+	r2 := decodeCapture(t, "again", readSample(t, "ipv6-multi-sll2.pcap"), Options{Tap: tt.tap})
 	var ids []string
 	for _, c := range r2.conns {
 		ids = append(ids, c.ID)
@@ -98,10 +101,10 @@ func TestResetEndsConnection(t *testing.T) {
 	tcpOff := cap(rst.recs[fins[0]].data) - cap(p.TCP)
 	rst.recs[fins[0]].data[tcpOff+13] = flagRST | flagACK
 	rst.recs = rst.recs[:fins[0]+1]
-	var done []*decode.Connection
+	tt := newTestTap(t)
 	doneAt := -1
-	tr := feed(t, rst, Options{Done: func(c *decode.Connection) { done = append(done, c) }}, func(i int, tr *Tracker) {
-		if len(done) > 0 && doneAt < 0 {
+	tr := feed(t, rst, Options{Tap: tt.tap}, func(i int, tr *Tracker) {
+		if doneAt < 0 && len(tt.ended()) > 0 {
 			doneAt = i
 		}
 	})
@@ -109,6 +112,7 @@ func TestResetEndsConnection(t *testing.T) {
 		t.Fatalf("the connection ended at record %d, want at the RST (record %d)", doneAt+1, fins[0]+1)
 	}
 	tr.Close()
+	done := tt.ended()
 	if len(done) != 1 || done[0].State != decode.StateClosed || done[0].Close == nil {
 		t.Fatalf("handed out %d connections, state %v", len(done), done[0].State)
 	}
@@ -123,14 +127,15 @@ func TestIdleConnectionEnds(t *testing.T) {
 		drop[i] = true
 	}
 	quiet := cf.without(drop)
-	var done []*decode.Connection
-	tr := feed(t, quiet, Options{Done: func(c *decode.Connection) { done = append(done, c) }, IdleTimeout: time.Minute}, nil)
+	tt := newTestTap(t)
+	tr := feed(t, quiet, Options{Tap: tt.tap, IdleTimeout: time.Minute}, nil)
 	last := quiet.recs[len(quiet.recs)-1].ts
 	tr.Advance(last.Add(30 * time.Second))
-	if len(done) != 0 {
+	if len(tt.ended()) != 0 {
 		t.Fatal("the connection ended before the idle timeout")
 	}
 	tr.Advance(last.Add(90 * time.Second))
+	done := tt.ended()
 	if len(done) != 1 {
 		t.Fatalf("%d connections ended after the idle timeout, want 1", len(done))
 	}
@@ -208,11 +213,11 @@ func TestOtherTrafficIsQuiet(t *testing.T) {
 	sameFramesAndMessages(t, got, base)
 	want := got.conns[0]
 	messages := 0
-	for _, e := range got.events {
-		if e.Conn != want {
-			t.Fatalf("an event (%s) of connection %s %s -> %s, which is not WebSocket", e.Kind, e.Conn.ID, e.Conn.Client, e.Conn.Server)
+	for _, it := range got.items {
+		if it.Conn != want.ConnID {
+			t.Fatalf("an item (%s) of connection %d, which is not WebSocket", it.Kind, it.Conn)
 		}
-		if e.Kind == decode.EventMessage {
+		if it.Kind == decode.EventMessage {
 			messages++
 		}
 	}
@@ -273,16 +278,16 @@ func TestFilterInTracker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var done int
+		tt := newTestTap(t)
 		kept := 0
-		tr := NewTracker(Options{Filter: f, Done: func(*decode.Connection) { done++ }})
+		tr := NewTracker(Options{Filter: f, Tap: tt.tap})
 		for i, r := range cf.recs {
 			if tr.Record(&Record{Time: r.ts, LinkType: cf.link, Data: r.data, OrigLen: r.orig, Number: int64(i + 1)}) {
 				kept++
 			}
 		}
 		tr.Close()
-		if done != tc.conns {
+		if done := len(tt.ended()); done != tc.conns {
 			t.Errorf("filter %q: %d connections, want %d", tc.expr, done, tc.conns)
 		}
 		if st := tr.Stats(); int64(kept) != st.Records-st.Filtered {
@@ -323,7 +328,7 @@ func TestGzipCapture(t *testing.T) {
 // connections, in the same order, with the same contents, as decoding
 // inline, for every sample and impaired variants of them.
 func TestWorkersMatchInline(t *testing.T) {
-	sig := func(c *decode.Connection) string {
+	sig := func(c *session.Conversation) string {
 		return c.ID + " " + c.Client + " " + c.Server + "\n" + joinLines(frameSigs(c)) + "\n" + joinLines(messageSigs(c)) + "\n" + strings.Join(problemKinds(c), ",")
 	}
 	for _, name := range sampleNames(t) {
@@ -335,16 +340,17 @@ func TestWorkersMatchInline(t *testing.T) {
 		}
 		for _, file := range [][]byte{readSample(t, name), reordered.pcap(t)} {
 			inline := decodeCapture(t, name, file, Options{})
-			var conns []*decode.Connection
+			tt := newTestTap(t)
 			rd, _, err := Open(name, bytes.NewReader(file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr := NewTracker(Options{Workers: 3, Done: func(c *decode.Connection) { conns = append(conns, c) }})
+			tr := NewTracker(Options{Workers: 3, Tap: tt.tap})
 			if err := Run(t.Context(), rd, tr, RunOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			tr.Close()
+			conns := tt.ended()
 			if len(conns) != len(inline.conns) {
 				t.Fatalf("%s: %d connections with workers, %d inline", name, len(conns), len(inline.conns))
 			}

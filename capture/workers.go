@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // Decoding, not reassembly, is most of the work of reading a capture
@@ -17,13 +18,15 @@ import (
 
 // op is one step for a connection's decoder.
 type op struct {
-	dd   *decoding
-	kind opKind
-	side decode.Side
-	t    time.Time
-	data []byte
-	gap  int64
-	seq  int64 // for opEnd: its place in the order of handing out
+	tc *session.Conn
+	// order is the connection's creation order, which picks its worker.
+	order int64
+	kind  opKind
+	side  decode.Side
+	t     time.Time
+	data  []byte
+	gap   int64
+	seq   int64 // for opEnd: its place in the order of handing out
 }
 
 type opKind uint8
@@ -52,16 +55,16 @@ type workers struct {
 	free chan *batch
 	wg   sync.WaitGroup
 
-	// The sequencer: ended connections are handed out in the order the
-	// tracker ended them (seq), whichever worker finishes first.
+	// The sequencer: ended connections are released to the store in the
+	// order the tracker ended them (seq), whichever worker finishes first.
 	mu    sync.Mutex
-	ended map[int64]*decode.Connection
+	ended map[int64]*session.Conn
 	next  int64
 	seq   int64
 }
 
 func newWorkers(t *Tracker, n int) *workers {
-	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), ended: make(map[int64]*decode.Connection)}
+	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), ended: make(map[int64]*session.Conn)}
 	for i := range w.in {
 		w.in[i] = make(chan *batch, 4)
 		w.cur[i] = w.batch()
@@ -88,11 +91,12 @@ func (w *workers) run(in <-chan *batch) {
 			o := &b.ops[i]
 			switch o.kind {
 			case opFeed:
-				o.dd.feed(o.side, o.t, o.data)
+				o.tc.Feed(o.side, o.t, o.data)
 			case opGap:
-				o.dd.gap(o.side, o.t, o.gap)
+				o.tc.Gap(o.side, o.t, o.gap)
 			case opEnd:
-				w.complete(o.seq, o.dd.end(o.t))
+				o.tc.End(o.t)
+				w.complete(o.seq, o.tc)
 			}
 			*o = op{}
 		}
@@ -104,9 +108,9 @@ func (w *workers) run(in <-chan *batch) {
 	}
 }
 
-// add queues o for the worker of connection order.
-func (w *workers) add(order int64, o op) {
-	i := int(order % int64(len(w.in)))
+// add queues o for the worker of its connection.
+func (w *workers) add(o op) {
+	i := int(o.order % int64(len(w.in)))
 	b := w.cur[i]
 	if o.data != nil {
 		if len(b.arena)+len(o.data) > cap(b.arena) && len(b.ops) > 0 {
@@ -152,49 +156,47 @@ func (w *workers) close() {
 	w.wg.Wait()
 }
 
-// complete hands out the connections that ended, in order.
-func (w *workers) complete(seq int64, c *decode.Connection) {
+// complete releases the ends of connections to the store, in order.
+func (w *workers) complete(seq int64, tc *session.Conn) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.ended[seq] = c
+	w.ended[seq] = tc
 	for {
-		c, ok := w.ended[w.next]
+		tc, ok := w.ended[w.next]
 		if !ok {
 			return
 		}
 		delete(w.ended, w.next)
 		w.next++
-		if c != nil && w.t.opts.Done != nil {
-			w.t.opts.Done(c)
-		}
+		tc.Release()
 	}
 }
 
 // feed, gap and endDecoding give a connection's decoder its next step,
 // inline or through its worker.
-func (t *Tracker) feed(dd *decoding, side decode.Side, at time.Time, b []byte) {
-	if t.work == nil {
-		dd.feed(side, at, b)
+func (s *stream) feed(side decode.Side, at time.Time, b []byte) {
+	tc := s.decoding()
+	if s.t.work == nil {
+		tc.Feed(side, at, b)
 		return
 	}
-	t.work.add(dd.order, op{dd: dd, kind: opFeed, side: side, t: at, data: b})
+	s.t.work.add(op{tc: tc, order: s.order, kind: opFeed, side: side, t: at, data: b})
 }
 
-func (t *Tracker) gap(dd *decoding, side decode.Side, at time.Time, n int64) {
-	if t.work == nil {
-		dd.gap(side, at, n)
+func (s *stream) gap(side decode.Side, at time.Time, n int64) {
+	tc := s.decoding()
+	if s.t.work == nil {
+		tc.Gap(side, at, n)
 		return
 	}
-	t.work.add(dd.order, op{dd: dd, kind: opGap, side: side, t: at, gap: n})
+	s.t.work.add(op{tc: tc, order: s.order, kind: opGap, side: side, t: at, gap: n})
 }
 
-func (t *Tracker) endDecoding(dd *decoding, at time.Time) {
+func (t *Tracker) endDecoding(s *stream, tc *session.Conn, at time.Time) {
 	if t.work == nil {
-		if c := dd.end(at); c != nil && t.opts.Done != nil {
-			t.opts.Done(c)
-		}
+		tc.End(at)
 		return
 	}
-	t.work.add(dd.order, op{dd: dd, kind: opEnd, t: at, seq: t.work.seq})
+	t.work.add(op{tc: tc, order: s.order, kind: opEnd, t: at, seq: t.work.seq})
 	t.work.seq++
 }

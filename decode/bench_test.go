@@ -110,20 +110,17 @@ func BenchmarkDecoder4KiB(b *testing.B) {
 		payload := benchJSON(4<<10, 7)
 		block, frames := benchFrameBlock(256, func(int) (Opcode, []byte) { return op, payload }, 0)
 		for _, chunk := range []int{64 << 10, 1448} {
-			for _, streaming := range []bool{true, false} {
-				name := fmt.Sprintf("op=%s/streaming=%t/chunk=%d", op, streaming, chunk)
-				b.Run(name, func(b *testing.B) {
-					benchDecoder(b, Options{Streaming: streaming}, false, block, frames, chunk)
-				})
-			}
+			name := fmt.Sprintf("op=%s/chunk=%d", op, chunk)
+			b.Run(name, func(b *testing.B) {
+				benchDecoder(b, Options{}, false, block, frames, chunk)
+			})
 		}
 	}
 }
 
 // BenchmarkDecoderSmallFrames runs small frames (2 to 125 bytes, masked,
-// text and binary, a ping now and then) through the whole decoder. In
-// streaming mode it must not allocate per frame: allocs/frame is the
-// figure to watch.
+// text and binary, a ping now and then) through the whole decoder. It must
+// not allocate per frame: allocs/frame is the figure to watch.
 func BenchmarkDecoderSmallFrames(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	text := benchJSON(125, 9)
@@ -137,11 +134,7 @@ func BenchmarkDecoderSmallFrames(b *testing.B) {
 		}
 		return OpBinary, text[:n]
 	}, 0)
-	for _, streaming := range []bool{true, false} {
-		b.Run(fmt.Sprintf("streaming=%t", streaming), func(b *testing.B) {
-			benchDecoder(b, Options{Streaming: streaming}, false, block, frames, 64<<10)
-		})
-	}
+	benchDecoder(b, Options{}, false, block, frames, 64<<10)
 }
 
 // BenchmarkInflate compares github.com/klauspost/compress/flate, which the
@@ -223,10 +216,6 @@ func BenchmarkInflate(b *testing.B) {
 	}
 	b.Run("lib=klauspost/mode=decoder", func(b *testing.B) {
 		block, frames := benchFrameBlock(len(msgs), func(i int) (Opcode, []byte) { return OpText, comp[i] }, 4)
-		benchDecoderBytes(b, Options{Streaming: true}, true, block, frames, 64<<10, int64(len(plain)))
-	})
-	b.Run("lib=klauspost/mode=decoder-nonstreaming", func(b *testing.B) {
-		block, frames := benchFrameBlock(len(msgs), func(i int) (Opcode, []byte) { return OpText, comp[i] }, 4)
 		benchDecoderBytes(b, Options{}, true, block, frames, 64<<10, int64(len(plain)))
 	})
 	b.Logf("%d messages, %d bytes plain, %d bytes compressed (%.1f%%)", len(msgs), len(plain), len(stream), 100*float64(len(stream))/float64(len(plain)))
@@ -275,10 +264,7 @@ func benchDecoderBytes(b *testing.B, opts Options, deflate bool, block []byte, f
 			p = p[n:]
 		}
 	}
-	var d *Decoder
-	if opts.Streaming {
-		d = open()
-	}
+	d := open()
 	b.SetBytes(size)
 	b.ReportAllocs()
 	iters := 0
@@ -286,13 +272,7 @@ func benchDecoderBytes(b *testing.B, opts Options, deflate bool, block []byte, f
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
-		if !opts.Streaming {
-			d = open()
-		}
 		feed(d)
-		if !opts.Streaming {
-			d.End(t0)
-		}
 		iters++
 	}
 	runtime.ReadMemStats(&after)

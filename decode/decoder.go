@@ -12,21 +12,28 @@ type Options struct {
 	// to before inflation stops: the expansion limit against decompression
 	// bombs. Default 256 MiB.
 	MaxInflateSize int64
+	// InflateBudget and InflateRatio bound what a whole connection may
+	// inflate to: InflateBudget bytes plus InflateRatio times the
+	// compressed bytes it carried. Past that, its compressed messages are
+	// left compressed with one decompression-bomb problem. The
+	// per-message limit alone lets a bomb spread over many messages, each
+	// under it, inflate to gigabytes from a few megabytes; a real
+	// conversation compresses ten or twenty to one, and rarely more than a
+	// hundred. Defaults 256 MiB and 100.
+	InflateBudget int64
+	InflateRatio  int64
 	// MaxProblemsPerKind caps how many problems of one kind a connection
 	// keeps; a stream of a million masked server frames is one finding, not
 	// a million. The rest are counted in Connection.SuppressedProblems.
 	// Default 100.
 	MaxProblemsPerKind int
-	// Streaming leaves Frames, Messages, Problems and Exchanges of the
-	// Connection empty: everything is only passed to the listener, and the
-	// slices in an event are valid only during the call. Memory then stays
-	// constant however long the connection lives.
-	Streaming bool
 }
 
 const (
 	defaultMaxMessageSize     = 64 << 20
 	defaultMaxInflateSize     = 256 << 20
+	defaultInflateBudget      = 256 << 20
+	defaultInflateRatio       = 100
 	defaultMaxProblemsPerKind = 100
 )
 
@@ -36,6 +43,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInflateSize <= 0 {
 		o.MaxInflateSize = defaultMaxInflateSize
+	}
+	if o.InflateBudget <= 0 {
+		o.InflateBudget = defaultInflateBudget
+	}
+	if o.InflateRatio <= 0 {
+		o.InflateRatio = defaultInflateRatio
 	}
 	if o.MaxProblemsPerKind <= 0 {
 		o.MaxProblemsPerKind = defaultMaxProblemsPerKind
@@ -61,8 +74,10 @@ func (k EventKind) String() string {
 }
 
 // Event is one thing the decoder found. Index is the position of the frame,
-// message, problem or exchange in the connection (also in streaming mode,
-// where the connection does not keep them).
+// message, problem or exchange in the connection. The decoder keeps nothing
+// it has emitted: Frame, Message, Problem, Exchange and every slice in
+// them are valid only during the listener's call, and whoever wants to
+// keep them copies them (session.Store does).
 type Event struct {
 	Kind     EventKind
 	Conn     *Connection
@@ -74,7 +89,7 @@ type Event struct {
 }
 
 // Listener receives events on the goroutine that feeds the decoder. It must
-// not keep pointers into the event past the call in streaming mode.
+// not keep pointers into the event past the call.
 type Listener func(Event)
 
 // Decoder decodes one TCP connection. Feed it the bytes of both directions
@@ -100,17 +115,19 @@ type Decoder struct {
 	// problemCount counts problems by kind for MaxProblemsPerKind.
 	problemCount map[Kind]int
 
-	// frameIndexes backs Message.Frames for all messages, so that a message
-	// costs no allocation of its own for its frame list.
-	frameIndexes []int
-	// slab backs small payloads for the same reason.
-	slab []byte
+	// inflated and compressed count what the connection's compressed
+	// messages took on the wire and inflated to, for the inflation
+	// budget; bomb is set once the budget is spent.
+	inflated, compressed int64
+	bomb                 bool
 
-	// evFrame, evMessage and evFrames hold what a streaming event points
-	// to; they are overwritten by the next event.
+	// evFrame, evMessage, evFrames and evProblem hold what an event points
+	// to; they are overwritten by the next event. A pointer to a local
+	// handed to the listener would escape, one allocation per event.
 	evFrame   Frame
 	evMessage Message
 	evFrames  []int
+	evProblem Problem
 }
 
 // NewDecoder returns a decoder that fills c and calls listen (which may be
@@ -206,40 +223,15 @@ func (d *Decoder) problem(p Problem) {
 		d.conn.SuppressedProblems++
 		return
 	}
-	idx := len(d.conn.Problems)
-	if d.opts.Streaming {
-		idx = d.conn.ProblemCount
-		d.conn.ProblemCount++
-		d.emit(Event{Kind: EventProblem, Conn: d.conn, Index: idx, Problem: &p})
-		return
-	}
+	idx := d.conn.ProblemCount
 	d.conn.ProblemCount++
-	d.conn.Problems = append(d.conn.Problems, p)
-	d.emit(Event{Kind: EventProblem, Conn: d.conn, Index: idx, Problem: &d.conn.Problems[idx]})
+	d.evProblem = p
+	d.emit(Event{Kind: EventProblem, Conn: d.conn, Index: idx, Problem: &d.evProblem})
 }
 
 // problemf records a problem with no frame or message location.
 func (d *Decoder) problemf(sev Severity, kind Kind, from Side, t time.Time, format string, args ...any) {
 	d.report(sev, kind, from, at(t), format, args...)
-}
-
-// alloc returns a zero-length slice with capacity n, carved from a shared
-// slab when small: most messages are small, and one allocation per slab
-// of them is much cheaper than one each. Each slab is twice the size of
-// the last, from 4 KiB to 64 KiB, so that a connection that keeps little
-// allocates little. The three-index slice keeps an append from running
-// into the neighbour's bytes.
-func (d *Decoder) alloc(n int) []byte {
-	const firstSlab, maxSlab = 4 << 10, 64 << 10
-	if d.opts.Streaming || n > maxSlab/16 {
-		return make([]byte, 0, n)
-	}
-	if cap(d.slab)-len(d.slab) < n {
-		d.slab = make([]byte, 0, min(maxSlab, max(firstSlab, 2*cap(d.slab))))
-	}
-	s := d.slab[len(d.slab) : len(d.slab) : len(d.slab)+n]
-	d.slab = d.slab[:len(d.slab)+n]
-	return s
 }
 
 // feed dispatches bytes by the direction's mode. Each mode consumes what it

@@ -72,13 +72,10 @@ func TestDiffLibraries(t *testing.T) {
 			t.Logf("relayed %d bytes client->server and %d server->client in %d chunks",
 				rec.relayed[decode.Client], rec.relayed[decode.Server], len(rec.chunks))
 			t.Run("as-read", func(t *testing.T) {
-				diffCheck(t, cfg, rec, diffDecode(rec, nil))
+				diffCheck(t, cfg, rec, diffDecode(t, rec, nil))
 			})
 			t.Run("random-pieces", func(t *testing.T) {
-				diffCheck(t, cfg, rec, diffDecode(rec, rand.New(rand.NewPCG(cfg.seed, 99))))
-			})
-			t.Run("streaming", func(t *testing.T) {
-				diffCheck(t, cfg, rec, diffDecodeStreaming(t, rec, rand.New(rand.NewPCG(cfg.seed, 98))))
+				diffCheck(t, cfg, rec, diffDecode(t, rec, rand.New(rand.NewPCG(cfg.seed, 99))))
 			})
 		})
 	}
@@ -352,28 +349,26 @@ func diffDataSteps(steps []diffStep) int {
 	return n
 }
 
-// diffDecode decodes the record with the default options.
-func diffDecode(rec *diffRecord, split *rand.Rand) *decode.Connection {
-	c := &decode.Connection{ID: "1", Client: rec.client, Server: rec.server, Source: "proxy"}
-	diffFeed(rec, decode.NewDecoder(c, decode.Options{}, nil), split)
-	return c
+// diffConn is a connection with copies of every frame, message and
+// problem its decoder emitted (the decoder keeps none of them).
+type diffConn struct {
+	*decode.Connection
+	Frames   []decode.Frame
+	Messages []decode.Message
+	Problems []decode.Problem
 }
 
-// diffDecodeStreaming decodes in streaming mode, where the connection keeps
-// no frames, messages or problems, and rebuilds them from copies of what
-// the listener was given. A frame learns its message only when the message
-// completes, so that link is set then.
-func diffDecodeStreaming(t *testing.T, rec *diffRecord, split *rand.Rand) *decode.Connection {
-	c := &decode.Connection{ID: "1", Client: rec.client, Server: rec.server, Source: "proxy"}
-	var frames []decode.Frame
-	var messages []decode.Message
-	var problems []decode.Problem
+// diffDecode decodes the record, rebuilding the conversation from copies
+// of what the listener was given. A frame learns its message only when
+// the message completes, so that link is set then.
+func diffDecode(t *testing.T, rec *diffRecord, split *rand.Rand) *diffConn {
+	c := &diffConn{Connection: &decode.Connection{ID: "1", Client: rec.client, Server: rec.server, Source: "proxy"}}
 	listen := func(e decode.Event) {
 		switch e.Kind {
 		case decode.EventFrame:
 			f := *e.Frame
 			f.Payload = bytes.Clone(f.Payload)
-			frames = append(frames, f)
+			c.Frames = append(c.Frames, f)
 		case decode.EventMessage:
 			m := *e.Message
 			m.Payload = bytes.Clone(m.Payload)
@@ -383,23 +378,19 @@ func diffDecodeStreaming(t *testing.T, rec *diffRecord, split *rand.Rand) *decod
 				m.Close = &cl
 			}
 			for _, fi := range m.Frames {
-				if fi < len(frames) {
-					frames[fi].Message = e.Index
+				if fi < len(c.Frames) {
+					c.Frames[fi].Message = e.Index
 				}
 			}
-			messages = append(messages, m)
+			c.Messages = append(c.Messages, m)
 		case decode.EventProblem:
-			problems = append(problems, *e.Problem)
+			c.Problems = append(c.Problems, *e.Problem)
 		}
 	}
-	diffFeed(rec, decode.NewDecoder(c, decode.Options{Streaming: true}, listen), split)
-	if len(c.Frames) > 0 || len(c.Messages) > 0 || len(c.Problems) > 0 {
-		t.Errorf("streaming connection kept %d frames, %d messages, %d problems; want none", len(c.Frames), len(c.Messages), len(c.Problems))
+	diffFeed(rec, decode.NewDecoder(c.Connection, decode.Options{}, listen), split)
+	if c.FrameCount != len(c.Frames) || c.MessageCount != len(c.Messages) || c.ProblemCount != len(c.Problems) {
+		t.Errorf("counts %d frames, %d messages, %d problems; the listener got %d, %d, %d", c.FrameCount, c.MessageCount, c.ProblemCount, len(c.Frames), len(c.Messages), len(c.Problems))
 	}
-	if c.FrameCount != len(frames) || c.MessageCount != len(messages) || c.ProblemCount != len(problems) {
-		t.Errorf("streaming counts %d frames, %d messages, %d problems; the listener got %d, %d, %d", c.FrameCount, c.MessageCount, c.ProblemCount, len(frames), len(messages), len(problems))
-	}
-	c.Frames, c.Messages, c.Problems = frames, messages, problems
 	return c
 }
 
@@ -425,7 +416,7 @@ func diffFeed(rec *diffRecord, d *decode.Decoder, split *rand.Rand) {
 // diffCheck compares the decoded connection with the record: handshake,
 // every byte of both streams accounted for by frames, frames against the
 // raw bytes, and messages against what each library sent and received.
-func diffCheck(t *testing.T, cfg diffConfig, rec *diffRecord, c *decode.Connection) {
+func diffCheck(t *testing.T, cfg diffConfig, rec *diffRecord, c *diffConn) {
 	t.Helper()
 	for _, p := range c.Problems {
 		if p.Severity == decode.Error {
@@ -465,7 +456,7 @@ func diffCheck(t *testing.T, cfg diffConfig, rec *diffRecord, c *decode.Connecti
 	}
 }
 
-func diffCheckHandshake(t *testing.T, cfg diffConfig, rec *diffRecord, c *decode.Connection) {
+func diffCheckHandshake(t *testing.T, cfg diffConfig, rec *diffRecord, c *diffConn) {
 	t.Helper()
 	if c.Protocol != decode.ProtocolRFC6455 {
 		t.Errorf("protocol = %s, want rfc6455", c.Protocol)
@@ -543,7 +534,7 @@ func diffChunkTimes(rec *diffRecord, side decode.Side) func(off int64) time.Time
 // diffCheckFrames checks that the frames of side cover its stream after the
 // handshake exactly, byte for byte, and that each frame's header and
 // unmasked payload are what the raw bytes say.
-func diffCheckFrames(t *testing.T, rec *diffRecord, c *decode.Connection, side decode.Side, stream []byte) {
+func diffCheckFrames(t *testing.T, rec *diffRecord, c *diffConn, side decode.Side, stream []byte) {
 	t.Helper()
 	if c.Bytes[side] != rec.relayed[side] {
 		t.Errorf("%s bytes = %d, relayed %d", side, c.Bytes[side], rec.relayed[side])
@@ -596,7 +587,7 @@ func diffCheckFrames(t *testing.T, rec *diffRecord, c *decode.Connection, side d
 
 // diffCheckMessages checks that messages are made of their frames
 // (RFC 6455 5.4) and that every frame belongs to one.
-func diffCheckMessages(t *testing.T, c *decode.Connection) {
+func diffCheckMessages(t *testing.T, c *diffConn) {
 	t.Helper()
 	owner := make([]int, len(c.Frames))
 	for i := range owner {
@@ -658,7 +649,7 @@ func diffCheckMessages(t *testing.T, c *decode.Connection) {
 // to: messages in several frames, control frames between the frames of an
 // open message (RFC 6455 5.4), and compressed messages exactly when
 // permessage-deflate was negotiated.
-func diffCheckShape(t *testing.T, cfg diffConfig, c *decode.Connection, side decode.Side) {
+func diffCheckShape(t *testing.T, cfg diffConfig, c *diffConn, side decode.Side) {
 	t.Helper()
 	var fragmented, interleaved, compressed int
 	for i := range c.Messages {
@@ -693,7 +684,7 @@ func diffCheckShape(t *testing.T, cfg diffConfig, c *decode.Connection, side dec
 // order) and with what the sending library was asked to send (per kind, in
 // order: answers are written by the reading goroutine, so their place among
 // the data messages depends on timing).
-func diffCheckConversation(t *testing.T, rec *diffRecord, c *decode.Connection, side decode.Side) {
+func diffCheckConversation(t *testing.T, rec *diffRecord, c *diffConn, side decode.Side) {
 	t.Helper()
 	var decoded []*decode.Message
 	for i := range c.Messages {

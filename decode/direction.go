@@ -73,7 +73,6 @@ type messageState struct {
 	time       time.Time
 	lastTime   time.Time
 	frames     []int  // indexes of its frames
-	frameLens  []int  // retained payload bytes of each frame, to re-point them
 	wire       int64  // header and payload bytes on the wire
 	size       int64  // payload bytes (compressed size if compressed)
 	buf        []byte // payload (compressed when compressed), up to the limit

@@ -130,11 +130,7 @@ func (d *Decoder) beginFrame(dir *direction, t time.Time) {
 		// 1 MiB because it may be a lie or cut by a gap.
 		want := int(min(h.Length, uint64(max(0, d.opts.MaxMessageSize-int64(len(m.buf)))), 1<<20))
 		if cap(m.buf)-len(m.buf) < want {
-			if len(m.buf) == 0 && h.Fin && !d.opts.Streaming {
-				m.buf = d.alloc(want)
-			} else {
-				m.buf = growFor(m.buf, want, d.opts.MaxMessageSize)
-			}
+			m.buf = growFor(m.buf, want, d.opts.MaxMessageSize)
 		}
 	}
 	if f.left == 0 {
@@ -303,9 +299,6 @@ func (d *Decoder) endFrame(dir *direction, t time.Time, cut bool) {
 	}
 	if f.control {
 		fr.Payload = dir.ctrl[:f.retained]
-		if !d.opts.Streaming {
-			fr.Payload = append(d.alloc(len(fr.Payload)), fr.Payload...)
-		}
 		fr.Message = d.conn.MessageCount
 	} else {
 		fr.Payload = dir.msg.buf[f.bufStart : f.bufStart+f.retained]
@@ -321,7 +314,6 @@ func (d *Decoder) endFrame(dir *direction, t time.Time, cut bool) {
 	}
 	m := &dir.msg
 	m.frames = append(m.frames, idx)
-	m.frameLens = append(m.frameLens, f.retained)
 	// A frame cut off counts the payload that arrived (or was lost in a
 	// gap), not the length its header claims, which may not fit an int64.
 	got := int64(h.Length - f.left)
@@ -337,16 +329,8 @@ func (d *Decoder) endFrame(dir *direction, t time.Time, cut bool) {
 func (d *Decoder) addFrame(fr *Frame) int {
 	idx := d.conn.FrameCount
 	d.conn.FrameCount++
-	if d.opts.Streaming {
-		// The event points at the decoder's copy, not at the caller's
-		// local: a pointer handed to the listener escapes, and would cost
-		// an allocation per frame.
-		d.evFrame = *fr
-		d.emit(Event{Kind: EventFrame, Conn: d.conn, Index: idx, Frame: &d.evFrame})
-		return idx
-	}
-	d.conn.Frames = append(d.conn.Frames, *fr)
-	d.emit(Event{Kind: EventFrame, Conn: d.conn, Index: idx, Frame: &d.conn.Frames[idx]})
+	d.evFrame = *fr
+	d.emit(Event{Kind: EventFrame, Conn: d.conn, Index: idx, Frame: &d.evFrame})
 	return idx
 }
 
@@ -354,19 +338,11 @@ func (d *Decoder) addFrame(fr *Frame) int {
 func (d *Decoder) addMessage(msg *Message, frames []int) int {
 	idx := d.conn.MessageCount
 	d.conn.MessageCount++
-	if d.opts.Streaming {
-		// As in addFrame: the listener sees the decoder's copies.
-		d.evFrames = append(d.evFrames[:0], frames...)
-		d.evMessage = *msg
-		d.evMessage.Frames = d.evFrames
-		d.emit(Event{Kind: EventMessage, Conn: d.conn, Index: idx, Message: &d.evMessage})
-		return idx
-	}
-	start := len(d.frameIndexes)
-	d.frameIndexes = append(d.frameIndexes, frames...)
-	msg.Frames = d.frameIndexes[start:len(d.frameIndexes):len(d.frameIndexes)]
-	d.conn.Messages = append(d.conn.Messages, *msg)
-	d.emit(Event{Kind: EventMessage, Conn: d.conn, Index: idx, Message: &d.conn.Messages[idx]})
+	// As in addFrame: the listener sees the decoder's copies.
+	d.evFrames = append(d.evFrames[:0], frames...)
+	d.evMessage = *msg
+	d.evMessage.Frames = d.evFrames
+	d.emit(Event{Kind: EventMessage, Conn: d.conn, Index: idx, Message: &d.evMessage})
 	return idx
 }
 

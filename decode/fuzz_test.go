@@ -108,8 +108,11 @@ func fzServer(b []byte) fzStep { return fzStep{side: Server, data: b} }
 // every chunk is fed from a buffer that is overwritten right after the
 // call, which shows a decoder that keeps a reference to the caller's bytes
 // instead of copying them (Feed allows b to be reused).
-func fzDecode(steps []fzStep, opts Options, listen Listener, cut func(n int) int, scribble bool) *Decoder {
-	d := NewDecoder(&Connection{ID: "fuzz", Client: "127.0.0.1:50000", Server: "127.0.0.1:8080"}, opts, listen)
+//
+// It returns the decoder and what it emitted, recorded.
+func fzDecode(steps []fzStep, opts Options, listen Listener, cut func(n int) int, scribble bool) (*Decoder, *recorded) {
+	rec, record := newRecorded(&Connection{ID: "fuzz", Client: "127.0.0.1:50000", Server: "127.0.0.1:8080"}, listen)
+	d := NewDecoder(rec.Connection, opts, record)
 	var buf []byte
 	end := fzT0
 	for _, s := range steps {
@@ -135,7 +138,7 @@ func fzDecode(steps []fzStep, opts Options, listen Listener, cut func(n int) int
 		}
 	}
 	d.End(end.Add(time.Millisecond))
-	return d
+	return d, rec
 }
 
 func fzWhole(n int) int { return n }
@@ -158,41 +161,31 @@ func fzRandomCut(seed uint64) func(int) int {
 	}
 }
 
-// fzRecorder keeps copies of what a streaming decoder emits, where the
-// event's slices are only valid during the call.
-type fzRecorder struct {
-	frames    []Frame
-	messages  []Message
-	problems  []Problem
-	exchanges []Exchange
-	badIndex  string
+// fzIndexes checks that every event's Index is the next one of its kind.
+type fzIndexes struct {
+	next     [4]int // frames, messages, problems, exchanges
+	badIndex string
 }
 
-func (r *fzRecorder) listen(e Event) {
+func (r *fzIndexes) listen(e Event) {
+	k := -1
 	switch e.Kind {
 	case EventFrame:
-		f := *e.Frame
-		f.Payload = bytes.Clone(f.Payload)
-		if e.Index != len(r.frames) && r.badIndex == "" {
-			r.badIndex = fmt.Sprintf("frame event index %d, want %d", e.Index, len(r.frames))
-		}
-		r.frames = append(r.frames, f)
+		k = 0
 	case EventMessage:
-		m := *e.Message
-		m.Payload = bytes.Clone(m.Payload)
-		m.Frames = slices.Clone(m.Frames)
-		if e.Index != len(r.messages) && r.badIndex == "" {
-			r.badIndex = fmt.Sprintf("message event index %d, want %d", e.Index, len(r.messages))
-		}
-		r.messages = append(r.messages, m)
+		k = 1
 	case EventProblem:
-		if e.Index != len(r.problems) && r.badIndex == "" {
-			r.badIndex = fmt.Sprintf("problem event index %d, want %d", e.Index, len(r.problems))
-		}
-		r.problems = append(r.problems, *e.Problem)
+		k = 2
 	case EventExchange:
-		r.exchanges = append(r.exchanges, *e.Exchange)
+		k = 3
 	}
+	if k < 0 {
+		return
+	}
+	if e.Index != r.next[k] && r.badIndex == "" {
+		r.badIndex = fmt.Sprintf("%s event index %d, want %d", e.Kind, e.Index, r.next[k])
+	}
+	r.next[k]++
 }
 
 // FuzzConnection decodes a whole connection script (see fzParseScript) and
@@ -201,7 +194,7 @@ func (r *fzRecorder) listen(e Event) {
 //   - feeding each step whole, one byte at a time, or in random chunks
 //     from a buffer reused after each call gives the same connection:
 //     frames, messages, problems, handshake, counts and payloads;
-//   - streaming mode emits the same frames, messages and problems;
+//   - every event's index is the next of its kind;
 //   - the result is consistent (fzCheckConnection) and what is kept stays
 //     within Options.MaxMessageSize (fzCheckRetained).
 func FuzzConnection(f *testing.F) {
@@ -210,31 +203,23 @@ func FuzzConnection(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, script []byte, seed uint64) {
 		steps := fzParseScript(script)
-		whole := fzDecode(steps, fzOpts, nil, fzWhole, false)
-		c := whole.Conn()
+		var idx fzIndexes
+		whole, c := fzDecode(steps, fzOpts, idx.listen, fzWhole, false)
+		if idx.badIndex != "" {
+			t.Fatal(idx.badIndex)
+		}
 		fzCheckConnection(t, c, steps)
 		fzCheckRetained(t, whole)
 
-		bytewise := fzDecode(steps, fzOpts, nil, fzByte, false)
-		if diff := fzDiff(c, bytewise.Conn()); diff != "" {
+		_, bytewise := fzDecode(steps, fzOpts, nil, fzByte, false)
+		if diff := fzDiff(c, bytewise); diff != "" {
 			t.Fatalf("whole steps and 1-byte chunks decode differently: %s", diff)
 		}
-		random := fzDecode(steps, fzOpts, nil, fzRandomCut(seed), true)
-		if diff := fzDiff(c, random.Conn()); diff != "" {
+		random, rc := fzDecode(steps, fzOpts, nil, fzRandomCut(seed), true)
+		if diff := fzDiff(c, rc); diff != "" {
 			t.Fatalf("whole steps and random chunks (seed %d, buffer reused) decode differently: %s", seed, diff)
 		}
-
-		var rec fzRecorder
-		opts := fzOpts
-		opts.Streaming = true
-		stream := fzDecode(steps, opts, rec.listen, fzRandomCut(seed+1), true)
-		if rec.badIndex != "" {
-			t.Fatalf("streaming: %s", rec.badIndex)
-		}
-		if diff := fzDiffStreaming(c, stream.Conn(), &rec); diff != "" {
-			t.Fatalf("streaming and retaining modes differ: %s", diff)
-		}
-		fzCheckRetained(t, stream)
+		fzCheckRetained(t, random)
 	})
 }
 
@@ -253,28 +238,31 @@ func FuzzHandshake(f *testing.F) {
 		for i := range steps {
 			steps[i].t = fzT0.Add(time.Duration(i) * time.Millisecond)
 		}
-		whole := fzDecode(steps, fzOpts, nil, fzWhole, false)
-		c := whole.Conn()
+		whole, c := fzDecode(steps, fzOpts, nil, fzWhole, false)
 		fzCheckConnection(t, c, steps)
 		fzCheckRetained(t, whole)
-		if diff := fzDiff(c, fzDecode(steps, fzOpts, nil, fzByte, true).Conn()); diff != "" {
-			t.Fatalf("whole and 1-byte chunks decode differently: %s", diff)
+		if _, bc := fzDecode(steps, fzOpts, nil, fzByte, true); fzDiff(c, bc) != "" {
+			t.Fatalf("whole and 1-byte chunks decode differently: %s", fzDiff(c, bc))
 		}
 
+		// Decoding without recording: what the decoder itself allocates.
 		opts := fzOpts
-		opts.Streaming = true
 		input := len(req) + len(resp) + len(client) + len(server)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		frames := 0
-		d := fzDecode(steps, opts, func(e Event) {
+		d := NewDecoder(&Connection{}, opts, func(e Event) {
 			if e.Kind == EventFrame {
 				frames++
 			}
-		}, fzWhole, false)
+		})
+		for _, s := range steps {
+			d.Feed(s.side, s.t, s.data)
+		}
+		d.End(fzT0.Add(time.Second))
 		runtime.ReadMemStats(&after)
-		if frames != c.FrameCount {
-			t.Fatalf("streaming emitted %d frames, retaining mode kept %d", frames, c.FrameCount)
+		if frames != len(c.Frames) {
+			t.Fatalf("decoding again emitted %d frames, the recording has %d", frames, len(c.Frames))
 		}
 		if got, budget := after.TotalAlloc-before.TotalAlloc, fzAllocBudget(input); got > budget {
 			t.Fatalf("decoding %d input bytes in streaming mode allocated %d bytes, over the budget of %d", input, got, budget)
@@ -434,7 +422,7 @@ func fzMaskRef(b []byte, key [4]byte, pos int) []byte {
 // counts match what is kept, indexes point where they say, every frame
 // belongs to the message that lists it, payloads are within the limit,
 // offsets grow, and every input byte is counted.
-func fzCheckConnection(t *testing.T, c *Connection, steps []fzStep) {
+func fzCheckConnection(t *testing.T, c *recorded, steps []fzStep) {
 	t.Helper()
 	limit := fzOpts.MaxMessageSize
 	if len(c.Frames) != c.FrameCount || len(c.Messages) != c.MessageCount || len(c.Problems) != c.ProblemCount {
@@ -549,7 +537,7 @@ func fzCheckRetained(t *testing.T, d *Decoder) {
 // fzDiff describes the first difference between two decodings of the same
 // bytes, or returns "" when they are the same. Payloads are compared by
 // content (nil equals empty).
-func fzDiff(a, b *Connection) string {
+func fzDiff(a, b *recorded) string {
 	if d := fzDiffShell(a, b); d != "" {
 		return d
 	}
@@ -563,7 +551,7 @@ func fzDiff(a, b *Connection) string {
 
 // fzDiffShell compares everything but the frames, messages, problems and
 // exchanges themselves (their counts included).
-func fzDiffShell(a, b *Connection) string {
+func fzDiffShell(a, b *recorded) string {
 	if len(a.Frames) != len(b.Frames) || len(a.Messages) != len(b.Messages) || len(a.Problems) != len(b.Problems) {
 		return fmt.Sprintf("%d/%d/%d vs %d/%d/%d frames/messages/problems (%s vs %s)",
 			len(a.Frames), len(a.Messages), len(a.Problems), len(b.Frames), len(b.Messages), len(b.Problems),
@@ -575,9 +563,8 @@ func fzDiffShell(a, b *Connection) string {
 	if d := fzDiffHead(a.Response, b.Response); d != "" {
 		return "response: " + d
 	}
-	sa, sb := *a, *b
+	sa, sb := *a.Connection, *b.Connection
 	for _, s := range []*Connection{&sa, &sb} {
-		s.Frames, s.Messages, s.Problems, s.Exchanges = nil, nil, nil, nil
 		s.Request, s.Response = nil, nil
 	}
 	if !reflect.DeepEqual(sa, sb) {
@@ -666,25 +653,6 @@ func fzDiffMessage(a, b Message) string {
 		return fmt.Sprintf("%+v vs %+v", a, b)
 	}
 	return ""
-}
-
-// fzDiffStreaming compares a retaining decoding with a streaming one, whose
-// frames, messages and problems were recorded from its events.
-func fzDiffStreaming(a, s *Connection, rec *fzRecorder) string {
-	b := *s
-	b.Frames, b.Messages, b.Problems, b.Exchanges = rec.frames, rec.messages, rec.problems, rec.exchanges
-	if d := fzDiffShell(a, &b); d != "" {
-		return d
-	}
-	for i := range a.Frames {
-		if d := fzDiffFrame(a.Frames[i], b.Frames[i], true); d != "" {
-			return fmt.Sprintf("frame %d: %s", i, d)
-		}
-		if m := b.Frames[i].Message; m != -1 && m != a.Frames[i].Message {
-			return fmt.Sprintf("frame %d: streamed as part of message %d, kept as part of %d", i, m, a.Frames[i].Message)
-		}
-	}
-	return fzDiffRecords(a, &b)
 }
 
 func fzClip(b []byte) []byte {
@@ -851,7 +819,7 @@ func fzSeedHeaders() [][]byte {
 
 // fzDiffRecords compares the messages, problems and exchanges of two
 // decodings whose shells and frames were already compared.
-func fzDiffRecords(a, b *Connection) string {
+func fzDiffRecords(a, b *recorded) string {
 	for i := range a.Messages {
 		if d := fzDiffMessage(a.Messages[i], b.Messages[i]); d != "" {
 			return fmt.Sprintf("message %d: %s", i, d)

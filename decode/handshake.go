@@ -395,11 +395,7 @@ func (d *Decoder) endHandshake(t time.Time) {
 
 // addExchange records a plain HTTP exchange.
 func (d *Decoder) addExchange(ex *Exchange) {
-	idx := len(d.conn.Exchanges)
-	if d.opts.Streaming {
-		d.emit(Event{Kind: EventExchange, Conn: d.conn, Index: idx, Exchange: ex})
-		return
-	}
-	d.conn.Exchanges = append(d.conn.Exchanges, *ex)
-	d.emit(Event{Kind: EventExchange, Conn: d.conn, Index: idx, Exchange: &d.conn.Exchanges[idx]})
+	idx := d.conn.ExchangeCount
+	d.conn.ExchangeCount++
+	d.emit(Event{Kind: EventExchange, Conn: d.conn, Index: idx, Exchange: ex})
 }

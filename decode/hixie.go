@@ -183,9 +183,6 @@ func (d *Decoder) hixieFrame(dir *direction, overhead int) {
 			"%s hixie frame %d has type 0x%02x; only 0x00 carries text (hixie-76 4.2)", dir.side, idx, x.typ)
 	}
 	payload := x.buf
-	if !d.opts.Streaming {
-		payload = append(d.alloc(len(x.buf)), x.buf...)
-	}
 	fr := Frame{From: dir.side, Time: x.time, Offset: x.start, Fin: true, Opcode: op,
 		Length: uint64(x.size), HeaderLen: overhead, Payload: payload, Message: d.conn.MessageCount}
 	fi := d.addFrame(&fr)
@@ -206,7 +203,4 @@ func (d *Decoder) hixieFrame(dir *direction, overhead int) {
 	one := [1]int{fi}
 	d.addMessage(&msg, one[:])
 	x.buf = x.buf[:0]
-	if !d.opts.Streaming {
-		x.buf = nil
-	}
 }

@@ -175,6 +175,20 @@ func (in *inflater) keep(p []byte) {
 	in.window = in.buf[max(0, len(in.buf)-ws):]
 }
 
+// maxReusedBuffer is the largest payload buffer a direction keeps from one
+// message for the next: most messages fit, and a rare large one does not
+// pin its size for the life of the connection.
+const maxReusedBuffer = 256 << 10
+
+// reuse returns b emptied for the next message, or nil when it grew past
+// maxReusedBuffer.
+func reuse(b []byte) []byte {
+	if cap(b) > maxReusedBuffer {
+		return nil
+	}
+	return b[:0]
+}
+
 // growFor grows b for at least hint more bytes, never past limit in total
 // capacity unless b already holds that much.
 func growFor(b []byte, hint int, limit int64) []byte {

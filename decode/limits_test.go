@@ -156,10 +156,10 @@ func TestInflateLimitExact(t *testing.T) {
 	}
 }
 
-// TestStreamingKeepsNothing decodes in streaming mode: the connection
-// keeps no frames, messages or problems, the listener sees every one of
-// them with the right content, and the counts are kept.
-func TestStreamingKeepsNothing(t *testing.T) {
+// TestDecoderKeepsNothing: the listener sees every frame, message and
+// problem with the right content, the counts are kept, and the decoder's
+// buffers stay small after 200 messages: it keeps nothing it emitted.
+func TestDecoderKeepsNothing(t *testing.T) {
 	var s script
 	s.deflateHandshake("")
 	z := newDeflater(true)
@@ -171,7 +171,7 @@ func TestStreamingKeepsNothing(t *testing.T) {
 	var frames, messages, problems int
 	var bad bool
 	c := &Connection{}
-	d := NewDecoder(c, Options{Streaming: true}, func(e Event) {
+	d := NewDecoder(c, Options{}, func(e Event) {
 		switch e.Kind {
 		case EventFrame:
 			bad = bad || e.Index != frames
@@ -197,8 +197,10 @@ func TestStreamingKeepsNothing(t *testing.T) {
 	if bad || frames != 400 || messages != 400 || problems != 100 {
 		t.Fatalf("listener saw %d frames, %d messages, %d problems; content wrong: %v", frames, messages, problems, bad)
 	}
-	if len(c.Frames)+len(c.Messages)+len(c.Problems) != 0 {
-		t.Fatalf("streaming mode kept %d frames, %d messages, %d problems", len(c.Frames), len(c.Messages), len(c.Problems))
+	for _, dir := range d.dirs {
+		if n := cap(dir.msg.buf) + cap(dir.inflated) + cap(dir.ctrl); n > 2*maxReusedBuffer {
+			t.Fatalf("the %s direction holds %d bytes of buffers after 200 messages", dir.side, n)
+		}
 	}
 	if c.FrameCount != 400 || c.MessageCount != 400 || c.ProblemCount != 100 || c.SuppressedProblems != 100 {
 		t.Fatalf("counts %d %d %d suppressed %d", c.FrameCount, c.MessageCount, c.ProblemCount, c.SuppressedProblems)

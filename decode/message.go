@@ -47,34 +47,16 @@ func (d *Decoder) finishMessage(dir *direction, t time.Time, incomplete bool) {
 		}
 	}
 
-	if !d.opts.Streaming && !m.compressed {
-		// The frames' payloads were slices of a buffer that may have moved
-		// while the message grew; point them into the final one, so that
-		// the payload is stored once.
-		off := 0
-		for i, fi := range m.frames {
-			n := m.frameLens[i]
-			d.conn.Frames[fi].Payload = m.buf[off : off+n : off+n]
-			off += n
-		}
-	}
-	if !d.opts.Streaming {
-		for _, fi := range m.frames {
-			d.conn.Frames[fi].Message = idx
-		}
-	}
 	d.addMessage(&msg, m.frames)
 
 	m.open = false
 	m.frames = m.frames[:0]
-	m.frameLens = m.frameLens[:0]
 	m.wire, m.size = 0, 0
 	m.truncated = false
-	if d.opts.Streaming {
-		m.buf = m.buf[:0] // the listener saw it; the buffer is reused
-	} else {
-		m.buf = nil // the message owns it now
-	}
+	// The listener saw the payload; the buffer is reused for the next
+	// message, unless a large one grew it: a connection that once sent
+	// 60 MiB must not hold 60 MiB for the rest of its life.
+	m.buf = reuse(m.buf)
 }
 
 // inflateMessage decompresses a permessage-deflate message (RFC 7692 7.2.2).
@@ -92,30 +74,37 @@ func (d *Decoder) inflateMessage(dir *direction, msg *Message, idx int, at func(
 		dir.infl = newInflater(takeover, bits)
 	}
 	in := dir.infl
+	d.compressed += int64(len(m.buf))
+	if d.bomb {
+		// The budget is spent: the message stays compressed. The context
+		// goes with it, so later messages are not inflated either.
+		msg.Raw = true
+		msg.Payload = m.buf
+		msg.Size = int64(len(m.buf))
+		return
+	}
+	budget := d.opts.InflateBudget + d.opts.InflateRatio*d.compressed - d.inflated
+	maxSize := min(d.opts.MaxInflateSize, max(budget, 0))
 	contextKnown := !in.lost && !d.hs.missing
 	var text *utf8Stream
 	if m.opcode == OpText {
 		m.text.reset()
 		text = &m.text
 	}
-	out, res := in.inflate(m.buf, dir.inflated[:0], d.opts.MaxMessageSize, d.opts.MaxInflateSize, text)
-	switch {
-	case d.opts.Streaming:
-		dir.inflated = out
-	case cap(out) <= maxInflateScratch:
-		// The message keeps its payload: a small one is copied into an
-		// allocation of its exact size (from the slab), and the buffer is
-		// reused. Inflating into a fresh buffer would mean guessing its
-		// size, and growing or wasting it, for every message.
-		dir.inflated = out
-		if res.err == nil {
-			out = append(d.alloc(len(out)), out...)
-		}
-	default:
-		// A large message outgrew the buffer into an allocation of its
-		// own, which it keeps; the buffer stays for the next.
-	}
+	out, res := in.inflate(m.buf, dir.inflated[:0], d.opts.MaxMessageSize, maxSize, text)
+	d.inflated += res.size
 	last := m.frames[len(m.frames)-1]
+	if res.limited && maxSize < d.opts.MaxInflateSize {
+		// Stopped by the connection's budget, not the message's limit.
+		d.bomb = true
+		d.reportBomb(dir, idx, last, at)
+		msg.Raw = true
+		msg.Payload = m.buf
+		msg.Size = int64(len(m.buf))
+		dir.inflated = reuse(out)
+		return
+	}
+	dir.inflated = reuse(out)
 	if res.err != nil {
 		msg.Raw = true
 		msg.Payload = m.buf
@@ -202,4 +191,12 @@ func (d *Decoder) closeFrame(dir *direction, frameIdx int, fr *Frame, msg *Messa
 		d.conn.CloseReply = c
 		d.conn.State = StateClosed
 	}
+}
+
+// reportBomb says that the connection's inflation budget is spent (see
+// Options.InflateBudget): message idx and every compressed message after
+// it stay compressed.
+func (d *Decoder) reportBomb(dir *direction, idx, frame int, at func(Severity, Kind, int, string, ...any)) {
+	at(Error, KindDecompressionBomb, frame, "%s message %d would take the connection past its inflation budget (%d bytes inflated from %d compressed; the budget is %d bytes plus %d times the compressed size): a decompression bomb; this message and every later compressed one are shown compressed",
+		dir.side, idx, d.inflated, d.compressed, d.opts.InflateBudget, d.opts.InflateRatio)
 }

@@ -195,13 +195,15 @@ type Frame struct {
 	Length uint64
 	// HeaderLen is the header size in bytes (2 to 14).
 	HeaderLen int
-	// Payload is the unmasked payload as far as it is retained: for frames
-	// of uncompressed data messages it shares storage with the message's
-	// payload. It is shorter than Length when the message went over the
-	// retain limit.
+	// Payload is the unmasked payload as far as it is retained (up to
+	// Options.MaxMessageSize per message): shorter than Length when the
+	// message went over that limit or the frame was cut off. For a frame
+	// of a compressed message it is the compressed bytes.
 	Payload []byte
-	// Message is the index of the message the frame belongs to, or -1 while
-	// that message is incomplete or when it never completed.
+	// Message is the index of the message the frame belongs to. In the
+	// frame's event it is known for a control frame and a data message's
+	// final frame, and -1 for the fragments before it: their message is
+	// complete, and its index known, only with its final frame.
 	Message int
 }
 
@@ -279,7 +281,10 @@ type Problem struct {
 	Offset int64
 }
 
-// Connection is the decoded state of one TCP connection.
+// Connection is the decoded state of one TCP connection: its addresses, the
+// handshake, where it is in its life, and counts. The frames, messages,
+// problems and exchanges are events the decoder emits one by one and does
+// not keep; session.Store keeps them.
 type Connection struct {
 	ID     string
 	Client string
@@ -302,21 +307,19 @@ type Connection struct {
 	Extensions string
 	// Deflate holds the negotiated permessage-deflate parameters, or nil.
 	Deflate *DeflateParams
-	// Exchanges are plain HTTP exchanges before (or instead of) the Upgrade.
-	Exchanges []Exchange
-	Frames    []Frame
-	Messages  []Message
-	Problems  []Problem
 	// Close is the first Close frame sent; CloseReply the answer to it.
 	Close      *Close
 	CloseReply *Close
 	// Opened and LastSeen are the first and last capture times seen.
 	Opened   time.Time
 	LastSeen time.Time
-	// Counts are kept even when frames and messages are not retained.
-	FrameCount   int
-	MessageCount int
-	ProblemCount int
+	// FrameCount, MessageCount, ProblemCount and ExchangeCount are how many
+	// of each the decoder has emitted so far: the index the next one gets.
+	// The decoder keeps none of them (session.Store does).
+	FrameCount    int
+	MessageCount  int
+	ProblemCount  int
+	ExchangeCount int
 	// SuppressedProblems counts problems not kept because their kind
 	// reached Options.MaxProblemsPerKind.
 	SuppressedProblems int

@@ -30,6 +30,7 @@ const (
 	KindMessageTruncated       Kind = "message-truncated"        // over the retain limit
 	KindInflateFailed          Kind = "inflate-failed"           // RFC 7692 7.2.2
 	KindInflateLimit           Kind = "inflate-limit"            // expansion limit (decompression bomb)
+	KindDecompressionBomb      Kind = "decompression-bomb"       // the connection's inflation budget is spent
 	KindContextLost            Kind = "deflate-context-lost"     // compressed with a context we do not have
 	KindMissingBytes           Kind = "missing-bytes"            // a gap in the capture
 	KindResync                 Kind = "resynchronised"           // frames found again after a gap

@@ -41,7 +41,7 @@ type problemCase struct {
 	build        func(s *script) loc
 	after        string
 	afterEarlier bool
-	check        func(t *testing.T, c *Connection)
+	check        func(t *testing.T, c *recorded)
 }
 
 // next is the index the next step will have.
@@ -63,7 +63,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if string(c.Messages[0].Payload) != "plain" {
 					t.Errorf("the unmasked frame's payload is %q", c.Messages[0].Payload)
 				}
@@ -75,7 +75,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if string(c.Messages[0].Payload) != "masked" {
 					t.Errorf("the masked server frame was not unmasked: %q", c.Messages[0].Payload)
 				}
@@ -87,7 +87,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; m.Compressed || string(m.Payload) != "rsv" || c.Frames[0].Rsv != 4 {
 					t.Errorf("RSV1 without deflate must not be taken as compression: %+v", m)
 				}
@@ -122,7 +122,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if string(c.Messages[0].Payload) != "compressed in two frames" {
 					t.Errorf("message with RSV1 on its continuation did not inflate: %q", c.Messages[0].Payload)
 				}
@@ -134,7 +134,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; m.Opcode != 3 || string(m.Payload) != "three" {
 					t.Errorf("reserved opcode frame not shown as sent: %+v", m)
 				}
@@ -153,7 +153,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if len(c.Messages[0].Payload) != 126 {
 					t.Errorf("long ping payload %d bytes, want 126", len(c.Messages[0].Payload))
 				}
@@ -173,7 +173,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; m.Opcode != OpContinuation || string(m.Payload) != "orphan" {
 					t.Errorf("orphan continuation not shown as a message: %+v", m)
 				}
@@ -186,7 +186,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				// The unfinished message is kept and said to be incomplete.
 				p := mustOneProblem(t, c, KindIncompleteMessage)
 				if p.Frame != 0 || p.MessageIndex != 0 {
@@ -208,7 +208,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				// The claimed length swallows the rest of the client's
 				// stream; what came is still shown.
 				f := c.Frames[1]
@@ -224,7 +224,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if f := c.Frames[0]; string(f.Payload) != "hi" || f.HeaderLen != 4 {
 					t.Errorf("non-minimal frame %+v", f)
 				}
@@ -237,7 +237,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return loc{from: Client, frame: 0, msg: 0, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; m.TextValid || string(m.Payload) != "ab\xffcd" {
 					t.Errorf("invalid text message %+v", m)
 				}
@@ -274,7 +274,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return loc{from: Server, frame: 0, msg: 0, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; m.TextValid || string(m.Payload) != "bad \xed\xa0\x80 surrogate" {
 					t.Errorf("compressed invalid text %+v", m)
 				}
@@ -294,7 +294,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.Close == nil || c.Close.Code != 1005 || c.Close.Reason != "no" || !c.Close.HasCode {
 					t.Errorf("close with an invalid code not recorded: %+v", c.Close)
 				}
@@ -306,7 +306,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.Close == nil || c.Close.HasCode {
 					t.Errorf("1-byte close %+v", c.Close)
 				}
@@ -326,7 +326,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				f := c.Frames[1]
 				if f.Length != 10 || string(f.Payload) != "012345" {
 					t.Errorf("cut frame %+v", f)
@@ -350,7 +350,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return loc{from: Client, frame: 0, msg: 1, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[1]; !m.Truncated || string(m.Payload) != "half" || m.TextValid {
 					t.Errorf("incomplete message %+v", m)
 				}
@@ -363,7 +363,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; !m.Truncated || string(m.Payload) != "01234567" || m.Size != 16 {
 					t.Errorf("message over the limit %+v", m)
 				}
@@ -377,7 +377,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return loc{from: Server, frame: 0, msg: 0, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; !m.Truncated || len(m.Payload) != 100 || m.Size != 1000 {
 					t.Errorf("inflated message over the limit: truncated %v, %d bytes kept, size %d", m.Truncated, len(m.Payload), m.Size)
 				}
@@ -391,7 +391,7 @@ func problemCases() []problemCase {
 				s.client(wsFrame{op: OpText, rsv: 4, payload: newDeflater(true).compress([]byte("after")), key: &testKey}.bytes())
 				return loc{from: Client, frame: 0, msg: 0, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; !m.Raw || !bytes.Equal(m.Payload, []byte{0xff, 0xff, 0xff}) {
 					t.Errorf("uninflatable message %+v", m)
 				}
@@ -405,9 +405,37 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "after"))
 				return loc{from: Server, frame: 0, msg: 0, off: -1, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; !m.Truncated || len(m.Payload) != 4096 || m.Size != 4096 {
 					t.Errorf("bomb message: truncated %v, %d bytes kept, size %d", m.Truncated, len(m.Payload), m.Size)
+				}
+			}},
+		{name: "decompression bomb spread over messages", kind: KindDecompressionBomb, sev: Error, after: "after",
+			opts: Options{InflateBudget: 10000, InflateRatio: 10},
+			build: func(s *script) loc {
+				s.deflateHandshake("")
+				z := newDeflater(true)
+				// Each message is under the per-message limit; together
+				// they spend the connection's budget at the third.
+				var at loc
+				for i := 0; i < 4; i++ {
+					if i == 2 {
+						at = loc{from: Server, frame: 2, msg: 2, off: -1, step: s.next()}
+					}
+					s.server(wsFrame{op: OpBinary, rsv: 4, payload: z.compress(make([]byte, 5000))}.bytes())
+				}
+				s.server(sf(OpText, "after"))
+				return at
+			},
+			check: func(t *testing.T, c *recorded) {
+				for i, m := range c.Messages[:4] {
+					inflated := i < 2
+					if m.Raw == inflated || (m.Size == 5000) != inflated || !m.Compressed {
+						t.Errorf("message %d: raw %v, size %d; want inflated %v", i, m.Raw, m.Size, inflated)
+					}
+				}
+				if n := len(problemsOf(c, KindDecompressionBomb)); n != 1 {
+					t.Errorf("%d decompression-bomb problems, want one for the connection", n)
 				}
 			}},
 		{name: "context lost after a failed message", kind: KindContextLost, sev: Warning, after: "after",
@@ -439,7 +467,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return loc{from: Client, frame: -1, msg: -1, off: off, step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[0]; !m.Truncated || m.Size != 20 || len(c.Frames) != 2 {
 					t.Errorf("message with a gap %+v, %d frames", m, len(c.Frames))
 				}
@@ -461,7 +489,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "more"))
 				return l
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				mustOneProblem(t, c, KindMissingBytes)
 				if f := c.Frames[1]; string(f.Payload) != "after" {
 					t.Errorf("frame after resync %+v", f)
@@ -478,7 +506,7 @@ func problemCases() []problemCase {
 				s.server(sf(OpText, "third"))
 				return noLoc(Server, step)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.State != StateClosed || c.Protocol != ProtocolRFC6455 || len(c.Messages) != 4 {
 					t.Errorf("state %s protocol %s, %d messages", c.State, c.Protocol, len(c.Messages))
 				}
@@ -506,7 +534,7 @@ func problemCases() []problemCase {
 				s.client([]byte("GET /chat HTTP/1.1\r\nHost: x\r\n"))
 				return noLoc(Client, atEnd)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.State != StateRejected || c.Response == nil || c.Response.Status != 401 {
 					t.Errorf("state %s response %+v", c.State, c.Response)
 				}
@@ -561,7 +589,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return noLoc(Client, step)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				// Without Host the URL falls back to the server address.
 				if c.URL != "ws://127.0.0.1:8080/chat" {
 					t.Errorf("URL %q", c.URL)
@@ -607,7 +635,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return noLoc(Server, step)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.Subprotocol != "chatty" {
 					t.Errorf("subprotocol %q, want what the server said", c.Subprotocol)
 				}
@@ -644,7 +672,7 @@ func problemCases() []problemCase {
 				s.client(wsFrame{op: OpBinary, payload: make([]byte, 1<<20), key: &testKey}.bytes(), cf(OpText, "after"))
 				return noLoc(Client, step)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if len(c.Messages) != 2 || c.Messages[0].Size != 1<<20 {
 					t.Errorf("held frames not decoded: %d messages", len(c.Messages))
 				}
@@ -655,7 +683,7 @@ func problemCases() []problemCase {
 				s.client(cf(OpText, "after"))
 				return noLoc(Server, atEnd)
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if c.Request == nil || c.Response != nil {
 					t.Errorf("request %v response %v", c.Request, c.Response)
 				}
@@ -685,7 +713,7 @@ func problemCases() []problemCase {
 				step := s.next()
 				return loc{from: Client, frame: 1, msg: -1, off: s.client([]byte("\x00never ends")), step: step}
 			},
-			check: func(t *testing.T, c *Connection) {
+			check: func(t *testing.T, c *recorded) {
 				if m := c.Messages[1]; string(m.Payload) != "never ends" || m.From != Client {
 					t.Errorf("cut hixie frame %+v", m)
 				}
@@ -772,7 +800,7 @@ func TestProblemKinds(t *testing.T) {
 // checkProblemPoints checks that a problem's location is consistent with
 // what it points at: the frame is from the same side and starts at the
 // offset given, and the message contains the frame.
-func checkProblemPoints(t *testing.T, c *Connection, p Problem) {
+func checkProblemPoints(t *testing.T, c *recorded, p Problem) {
 	t.Helper()
 	if p.Frame >= 0 {
 		if p.Frame >= len(c.Frames) {

@@ -13,7 +13,7 @@ import (
 func hexBytes(b ...byte) []byte { return b }
 
 // checkFrame compares frame i of c with want, field by field.
-func checkFrame(t *testing.T, c *Connection, i int, want Frame) {
+func checkFrame(t *testing.T, c *recorded, i int, want Frame) {
 	t.Helper()
 	if i >= len(c.Frames) {
 		t.Fatalf("frame %d missing: %d frames; problems:%s", i, len(c.Frames), listProblems(c.Problems))
@@ -24,7 +24,7 @@ func checkFrame(t *testing.T, c *Connection, i int, want Frame) {
 }
 
 // checkMessage compares message i of c with want, field by field.
-func checkMessage(t *testing.T, c *Connection, i int, want Message) {
+func checkMessage(t *testing.T, c *recorded, i int, want Message) {
 	t.Helper()
 	if i >= len(c.Messages) {
 		t.Fatalf("message %d missing: %d messages; problems:%s", i, len(c.Messages), listProblems(c.Problems))
@@ -79,7 +79,7 @@ var rfcSplits = []struct {
 
 // checkRFC6455 compares every frame and message of the RFC 6455 5.7
 // examples; offs are the stream offsets of the eight frames.
-func checkRFC6455(t *testing.T, c *Connection, s *script, offs []int64, payload256, payload64k []byte) {
+func checkRFC6455(t *testing.T, c *recorded, s *script, offs []int64, payload256, payload64k []byte) {
 	hello := []byte("Hello")
 	offSingle, offMasked, offFrag1, offFrag2, offPing, offPong, off256, off64k := offs[0], offs[1], offs[2], offs[3], offs[4], offs[5], offs[6], offs[7]
 	if len(c.Problems) != 0 {
@@ -191,7 +191,7 @@ type rfc7692Where struct {
 
 // checkRFC7692 compares every frame and message of the RFC 7692 examples
 // and of the client's masked compressed message after them.
-func checkRFC7692(t *testing.T, c *Connection, examples []rfc7692Example, at [][]rfc7692Where, clientStep int, clientOff int64, compressed []byte) {
+func checkRFC7692(t *testing.T, c *recorded, examples []rfc7692Example, at [][]rfc7692Where, clientStep int, clientOff int64, compressed []byte) {
 	hello := []byte("Hello")
 	if len(c.Problems) != 0 {
 		t.Fatalf("RFC 7692 examples gave problems:%s", listProblems(c.Problems))

@@ -9,13 +9,14 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // BenchmarkJSONWriter writes the recorded session (3 connections, 17
 // messages) per iteration.
 func BenchmarkJSONWriter(b *testing.B) {
 	conns := benchSession(b)
-	b.SetBytes(int64(len(writeJSON(&testing.T{}, export.Options{}, conns...))))
+	b.SetBytes(int64(len(writeJSON(b, export.Options{}, conns...))))
 	b.ReportAllocs()
 	for b.Loop() {
 		w := export.NewJSONWriter(io.Discard, export.Options{})
@@ -29,7 +30,7 @@ func BenchmarkJSONWriter(b *testing.B) {
 // BenchmarkHARWriter is BenchmarkJSONWriter for the HAR.
 func BenchmarkHARWriter(b *testing.B) {
 	conns := benchSession(b)
-	b.SetBytes(int64(len(writeHAR(&testing.T{}, export.Options{}, conns...))))
+	b.SetBytes(int64(len(writeHAR(b, export.Options{}, conns...))))
 	b.ReportAllocs()
 	for b.Loop() {
 		w := export.NewHARWriter(io.Discard, export.Options{})
@@ -71,7 +72,8 @@ func BenchmarkStreamingMemory(b *testing.B) {
 func BenchmarkLargeMessage(b *testing.B) {
 	payload := bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6, 7}, 2<<20)
 	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
-	c := &decode.Connection{ID: "1", Frames: []decode.Frame{{From: decode.Server, Time: at, Fin: true, Opcode: decode.OpBinary, Length: uint64(len(payload)), HeaderLen: 10, Payload: payload}},
+	c := &session.Conversation{Connection: decode.Connection{ID: "1"},
+		Frames:   []decode.Frame{{From: decode.Server, Time: at, Fin: true, Opcode: decode.OpBinary, Length: uint64(len(payload)), HeaderLen: 10, Payload: payload}},
 		Messages: []decode.Message{{From: decode.Server, Time: at, Opcode: decode.OpBinary, Frames: []int{0}, Size: int64(len(payload)), Payload: payload}}}
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
@@ -82,15 +84,22 @@ func BenchmarkLargeMessage(b *testing.B) {
 	}
 }
 
-// BenchmarkNDJSON writes the events of the session.
+// BenchmarkNDJSON writes the events of the session, replayed from the
+// store as the commands follow it.
 func BenchmarkNDJSON(b *testing.B) {
-	var events []decode.Event
-	session(&testing.T{}, func(e decode.Event) { events = append(events, e) })
+	st := newTestStore(b)
+	tap := session.NewTap(st, session.TapOptions{})
+	for i, sc := range scripts() {
+		s, err := readStream("testdata/streams/" + sc.name + ".txt")
+		if err != nil {
+			b.Fatal(err)
+		}
+		decodeInto(tap, string(rune('1'+i)), s)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		w := export.NewNDJSONWriter(io.Discard, export.Options{})
-		for _, e := range events {
-			w.Event(e)
+		if err := st.FollowEvents(export.NewNDJSONWriter(io.Discard, export.Options{})).Finish(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -102,8 +111,8 @@ func BenchmarkLoad(b *testing.B) {
 		name string
 		data []byte
 	}{
-		{"json", writeJSON(&testing.T{}, export.Options{}, conns...)},
-		{"har", writeHAR(&testing.T{}, export.Options{}, conns...)},
+		{"json", writeJSON(b, export.Options{}, conns...)},
+		{"har", writeHAR(b, export.Options{}, conns...)},
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			b.SetBytes(int64(len(f.data)))
@@ -117,15 +126,24 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
-func benchSession(b *testing.B) []*decode.Connection {
+// benchSession decodes the recorded session into a store and returns its
+// connections as the writers read them there.
+func benchSession(b *testing.B) []session.ConnSource {
 	b.Helper()
-	var conns []*decode.Connection
+	st := newTestStore(b)
+	tap := session.NewTap(st, session.TapOptions{})
+	var conns []session.ConnSource
 	for i, sc := range scripts() {
 		s, err := readStream("testdata/streams/" + sc.name + ".txt")
 		if err != nil {
 			b.Fatal(err)
 		}
-		conns = append(conns, decodeStream(string(rune('1'+i)), s, nil))
+		decodeInto(tap, string(rune('1'+i)), s)
+		src, err := st.Source(session.ConnID(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, src)
 	}
 	return conns
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 var record = flag.Bool("record", false, "record testdata/streams/*.txt again from gorilla/websocket peers over loopback")
@@ -362,16 +363,27 @@ func writeChunked(c *websocket.Conn, s step) error {
 	return w.Close()
 }
 
-// decodeStream feeds a recorded stream to a decoder, as capture does, with
-// l (which may be nil) as its listener, and returns the ended connection.
-func decodeStream(id string, s stream, l decode.Listener) *decode.Connection {
-	c := &decode.Connection{ID: id, Client: s.client, Server: s.server, Source: "pcap"}
-	d := decode.NewDecoder(c, decode.Options{}, l)
-	for _, ch := range s.chunks {
-		d.Feed(ch.from, ch.t, ch.b)
+// decodeStream feeds a recorded stream to a tap of a store of its own, as
+// capture does, with l (which may be nil) seeing every decoder event, and
+// returns the ended connection as the store keeps it.
+func decodeStream(t testing.TB, id string, s stream, l decode.Listener) *session.Conversation {
+	t.Helper()
+	st := newTestStore(t)
+	decodeInto(session.NewTap(st, session.TapOptions{Observe: l}), id, s)
+	conv, err := st.Conversation(0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	d.End(s.end)
-	return c
+	return conv
+}
+
+// decodeInto feeds a recorded stream to a connection opened on tap.
+func decodeInto(tap *session.Tap, id string, s stream) {
+	c := tap.Open(&decode.Connection{ID: id, Client: s.client, Server: s.server, Source: "pcap"}, session.ConnOptions{})
+	for _, ch := range s.chunks {
+		c.Feed(ch.from, ch.t, ch.b)
+	}
+	c.End(s.end)
 }
 
 // The stream file format: a comment line, "client ADDR", "server ADDR",

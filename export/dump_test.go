@@ -14,6 +14,7 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // dumpAt is the time of the hand-made events: lines show it as
@@ -48,7 +49,7 @@ func dumpDecoded(t *testing.T, opts export.Options, c *decode.Connection, parts 
 	t.Helper()
 	var b bytes.Buffer
 	d := export.NewDumper(&b, opts)
-	dec := decode.NewDecoder(c, decode.Options{Streaming: true}, func(e decode.Event) {
+	dec := decode.NewDecoder(c, decode.Options{}, func(e decode.Event) {
 		if err := d.Event(e); err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +434,7 @@ func TestDumpColor(t *testing.T) {
 	var colored bytes.Buffer
 	d := export.NewDumper(&colored, export.Options{})
 	d.SetColor(true)
-	session(t, func(e decode.Event) {
+	sessionConns(t, func(e decode.Event) {
 		if err := d.Event(e); err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +527,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full")
 func TestDumpBuffered(t *testing.T) {
 	var w writeLog
 	d := export.NewDumper(&w, export.Options{})
-	session(t, func(e decode.Event) {
+	sessionConns(t, func(e decode.Event) {
 		if err := d.Event(e); err != nil {
 			t.Fatal(err)
 		}
@@ -580,19 +581,19 @@ func TestDumpAllocs(t *testing.T) {
 // event is the handshake.
 func smallMessages(n int) []decode.Event {
 	c := smallConnection(n)
-	events := []decode.Event{{Kind: decode.EventHandshake, Conn: c}}
+	events := []decode.Event{{Kind: decode.EventHandshake, Conn: &c.Connection}}
 	for i := range c.Messages {
-		events = append(events, decode.Event{Kind: decode.EventMessage, Conn: c, Index: i, Message: &c.Messages[i]})
+		events = append(events, decode.Event{Kind: decode.EventMessage, Conn: &c.Connection, Index: i, Message: &c.Messages[i]})
 	}
 	return events
 }
 
 // smallConnection is a connection holding n small messages with their
 // frames, for the dump and the JSON writer to write the same thing.
-func smallConnection(n int) *decode.Connection {
-	c := &decode.Connection{ID: "12", Client: "127.0.0.1:51234", Server: "127.0.0.1:20001", Protocol: decode.ProtocolRFC6455, State: decode.StateOpen,
+func smallConnection(n int) *session.Conversation {
+	c := &session.Conversation{Connection: decode.Connection{ID: "12", Client: "127.0.0.1:51234", Server: "127.0.0.1:20001", Protocol: decode.ProtocolRFC6455, State: decode.StateOpen,
 		URL: "ws://127.0.0.1:20001/ticker?room=1", Request: &decode.Request{Method: "GET", Target: "/ticker?room=1", Time: dumpAt()},
-		Response: &decode.Response{Status: 101, Reason: "Switching Protocols", Time: dumpAt()}}
+		Response: &decode.Response{Status: 101, Reason: "Switching Protocols", Time: dumpAt()}}}
 	payloads := [][]byte{[]byte(`{"price":101.5,"size":3,"side":"buy"}`), {0, 1, 2, 3, 4, 5, 6, 7}, []byte("ok")}
 	for i := 0; i < n; i++ {
 		p := payloads[i%len(payloads)]
@@ -654,11 +655,12 @@ func BenchmarkDumpJSONReference(b *testing.B) {
 func TestDumpImported(t *testing.T) {
 	c := &decode.Connection{ID: "1", Protocol: decode.ProtocolRFC6455, State: decode.StateClosed, Source: "har",
 		URL: "wss://example.com/ws", Request: &decode.Request{Method: "GET", Target: "/ws"}, Response: &decode.Response{Status: 101},
-		Opened: dumpAt(), LastSeen: dumpAt().Add(1500 * time.Millisecond),
-		Messages: []decode.Message{{From: decode.Server, Time: dumpAt(), Opcode: decode.OpText, Size: 2, Payload: []byte("hi")}}}
-	var events []decode.Event
-	export.Replay(c, func(e decode.Event) { events = append(events, e) })
-	got := dumpEvents(t, export.Options{}, false, events...)
+		Opened: dumpAt(), LastSeen: dumpAt().Add(1500 * time.Millisecond)}
+	// What LoadEvents emits for such a HAR entry.
+	m := &decode.Message{From: decode.Server, Time: dumpAt(), Opcode: decode.OpText, Size: 2, Payload: []byte("hi")}
+	got := dumpEvents(t, export.Options{}, false,
+		decode.Event{Kind: decode.EventOpened, Conn: c}, decode.Event{Kind: decode.EventHandshake, Conn: c},
+		decode.Event{Kind: decode.EventMessage, Conn: c, Message: m}, decode.Event{Kind: decode.EventClosed, Conn: c})
 	want := dumpTime(0) + " #1 websocket - GET wss://example.com/ws -> 101\n" +
 		dumpTime(0) + ` #1 server->client text 2 "hi"` + "\n" +
 		dumpTime(1500*time.Millisecond) + " #1 closed without a close handshake: the TCP connection ended; client->server 0 messages, server->client 1 message, duration 1.50s\n"

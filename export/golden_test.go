@@ -10,7 +10,7 @@ import (
 // with the golden files; every HAR is also validated against the HAR 1.2
 // schema.
 func TestGolden(t *testing.T) {
-	conns := session(t, nil)
+	conns := sessionSources(t)
 	sch := harSchema(t)
 	for _, tc := range []struct {
 		suffix string

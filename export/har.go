@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // HARWriter writes HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)
@@ -52,24 +54,44 @@ func NewHARWriter(w io.Writer, opts Options) *HARWriter {
 	return h
 }
 
-// Write appends the entries of one connection and flushes them.
-func (h *HARWriter) Write(c *decode.Connection) error {
+// Write appends the entries of one connection, read from src piece by
+// piece, and flushes them.
+func (h *HARWriter) Write(src session.ConnSource) error {
 	if h.done {
 		return errors.New("HAR export: write after close")
 	}
-	for i := range c.Exchanges {
+	c := src.Meta()
+	for i := range c.ExchangeCount {
+		x, err := src.Exchange(i)
+		if err != nil {
+			return fmt.Errorf("reading connection %s for the HAR export: %w", c.ID, err)
+		}
 		h.entry()
-		writeExchangeEntry(h.e, c, i, h.opts.Redact)
+		writeExchangeEntry(h.e, c, i, x, h.opts.Redact)
 	}
 	if isWebSocketEntry(c) {
 		h.entry()
-		writeWebSocketEntry(h.e, c, h.opts.Redact)
+		if err := writeWebSocketEntry(h.e, src, h.opts.Redact); err != nil {
+			return fmt.Errorf("reading connection %s for the HAR export: %w", c.ID, err)
+		}
 	}
 	if err := h.e.flush(); err != nil {
 		return fmt.Errorf("writing connection %s as HAR: %w", c.ID, err)
 	}
 	return nil
 }
+
+// WriteConn writes connection id of the store (see JSONWriter.WriteConn).
+func (h *HARWriter) WriteConn(s *session.Store, id session.ConnID) error {
+	src, err := s.Source(id)
+	if err != nil {
+		return err
+	}
+	return h.Write(src)
+}
+
+// Flush is a no-op: Write flushes each connection.
+func (h *HARWriter) Flush() error { return nil }
 
 func (h *HARWriter) entry() {
 	if h.n > 0 {
@@ -99,14 +121,17 @@ func (h *HARWriter) Close() error {
 // isWebSocketEntry reports whether c gets a WebSocket entry: anything but
 // a connection that only carried plain HTTP.
 func isWebSocketEntry(c *decode.Connection) bool {
-	return c.Request != nil || c.Response != nil || len(c.Messages) > 0 ||
-		(c.State != decode.StateNotWebSocket && len(c.Exchanges) == 0)
+	return c.Request != nil || c.Response != nil || c.MessageCount > 0 ||
+		(c.State != decode.StateNotWebSocket && c.ExchangeCount == 0)
 }
 
 const entryIndent = "        "
 
-// writeWebSocketEntry writes the entry of the connection itself.
-func writeWebSocketEntry(e *jw, c *decode.Connection, r Redaction) {
+// writeWebSocketEntry writes the entry of the connection itself. It
+// returns the first error reading src.
+func writeWebSocketEntry(e *jw, src session.ConnSource, r Redaction) error {
+	c := src.Meta()
+	var err error
 	req := c.Request
 	if req == nil {
 		req = &decode.Request{}
@@ -128,17 +153,32 @@ func writeWebSocketEntry(e *jw, c *decode.Connection, r Redaction) {
 	o := e.object(entryIndent)
 	writeEntryHead(e, &o, c, started, wait, req, rawURL, c.Response, r)
 	o.str("_resourceType", "websocket")
-	o.key("_webSocketMessages")
-	writeList(e, entryIndent, len(c.Messages), func(i int) { writeHARMessage(e, &c.Messages[i]) })
+	// _wstap comes before the messages, so that a reader that streams
+	// (LoadEvents) knows the connection's addresses and state before its
+	// first message.
 	o.key("_wstap")
 	w := e.object(entryIndent + "  ")
 	wstapFields(&w, c)
 	w.str("subprotocol", r.subprotocol(c.Subprotocol))
 	w.str("extensions", c.Extensions)
 	w.key("problems")
-	writeList(e, entryIndent+"  ", len(c.Problems), func(i int) { writeProblemJSON(e, c, &c.Problems[i], r) })
+	writeList(e, entryIndent+"  ", c.ProblemCount, func(i int) {
+		p, perr := src.Problem(i)
+		err = cmp.Or(err, perr)
+		writeProblemJSON(e, c, &p, r)
+	})
 	w.end()
+	o.key("_webSocketMessages")
+	writeList(e, entryIndent, c.MessageCount, func(i int) {
+		m, merr := src.Message(i)
+		if err = cmp.Or(err, merr); merr != nil {
+			e.raw("null")
+			return
+		}
+		writeHARMessage(e, m)
+	})
 	o.end()
+	return err
 }
 
 // writeEntryHead writes the members every HAR entry has, WebSocket or
@@ -160,9 +200,8 @@ func writeEntryHead(e *jw, o *obj, c *decode.Connection, started time.Time, wait
 	o.str("connection", c.ID)
 }
 
-// writeExchangeEntry writes plain exchange i of c as an ordinary entry.
-func writeExchangeEntry(e *jw, c *decode.Connection, i int, r Redaction) {
-	x := c.Exchanges[i]
+// writeExchangeEntry writes plain exchange i of c, x, as an ordinary entry.
+func writeExchangeEntry(e *jw, c *decode.Connection, i int, x decode.Exchange, r Redaction) {
 	req := x.Request
 	if req == nil {
 		req = &decode.Request{}

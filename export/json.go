@@ -1,13 +1,14 @@
 package export
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // JSONFormat is the value of the top-level "format" member of a wstap JSON
@@ -45,9 +46,9 @@ func NewJSONWriter(w io.Writer, opts Options) *JSONWriter {
 	return j
 }
 
-// Write appends one connection and flushes it to the underlying writer, so
-// that the caller may drop the connection afterwards.
-func (j *JSONWriter) Write(c *decode.Connection) error {
+// Write appends one connection, read from src piece by piece, and flushes
+// it to the underlying writer.
+func (j *JSONWriter) Write(src session.ConnSource) error {
 	if j.done {
 		return errors.New("json export: write after close")
 	}
@@ -56,12 +57,29 @@ func (j *JSONWriter) Write(c *decode.Connection) error {
 	}
 	j.e.raw("\n    ")
 	j.n++
-	writeConnJSON(j.e, c, j.opts.Redact)
+	id := src.Meta().ID
+	if err := writeConnJSON(j.e, src, j.opts.Redact); err != nil {
+		return fmt.Errorf("reading connection %s for the JSON export: %w", id, err)
+	}
 	if err := j.e.flush(); err != nil {
-		return fmt.Errorf("writing connection %s as JSON: %w", c.ID, err)
+		return fmt.Errorf("writing connection %s as JSON: %w", id, err)
 	}
 	return nil
 }
+
+// WriteConn writes connection id of the store: the JSON export as a
+// session.ConnSink, which the store gives each connection when it ended.
+func (j *JSONWriter) WriteConn(s *session.Store, id session.ConnID) error {
+	src, err := s.Source(id)
+	if err != nil {
+		return err
+	}
+	return j.Write(src)
+}
+
+// Flush is a no-op: Write flushes each connection. It makes the writer a
+// session.ConnSink.
+func (j *JSONWriter) Flush() error { return nil }
 
 // Close writes the end of the document and flushes. It does not close the
 // underlying writer.
@@ -81,9 +99,12 @@ func (j *JSONWriter) Close() error {
 }
 
 // writeConnJSON writes one connection object at the indentation of a member
-// of "connections".
-func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
+// of "connections". It returns the first error reading src; the object is
+// then cut short, and the export must not be used.
+func writeConnJSON(e *jw, src session.ConnSource, r Redaction) error {
 	const in = "      "
+	c := src.Meta()
+	var err error
 	o := e.object(in)
 	o.str("id", c.ID)
 	o.str("client", c.Client)
@@ -107,26 +128,49 @@ func writeConnJSON(e *jw, c *decode.Connection, r Redaction) {
 		d.end()
 	}
 	o.key("exchanges")
-	writeList(e, in, len(c.Exchanges), func(i int) {
-		x := e.object(in + "    ")
-		writeHTTPPair(e, &x, c.Exchanges[i].Request, c.Exchanges[i].Response, r, in+"      ")
-		x.end()
+	writeList(e, in, c.ExchangeCount, func(i int) {
+		x, xerr := src.Exchange(i)
+		err = cmp.Or(err, xerr)
+		xo := e.object(in + "    ")
+		writeHTTPPair(e, &xo, x.Request, x.Response, r, in+"      ")
+		xo.end()
 	})
 
-	derivable := derivableMessages(c)
 	o.key("frames")
-	writeList(e, in, len(c.Frames), func(i int) {
-		f := &c.Frames[i]
-		fromMessage := f.Message >= 0 && f.Message < len(derivable) && derivable[f.Message]
-		writeFrameJSON(e, f, !fromMessage)
+	lastMsg, lastDerivable := -1, false // a message's frames are often together
+	writeList(e, in, c.FrameCount, func(i int) {
+		f, ferr := src.Frame(i)
+		if err = cmp.Or(err, ferr); ferr != nil {
+			e.raw("null")
+			return
+		}
+		if f.Message != lastMsg && f.Message >= 0 && f.Message < c.MessageCount {
+			var derr error
+			lastMsg = f.Message
+			lastDerivable, derr = src.Derivable(f.Message)
+			err = cmp.Or(err, derr)
+		}
+		writeFrameJSON(e, f, !(f.Message == lastMsg && lastDerivable))
 	})
 	o.key("messages")
-	writeList(e, in, len(c.Messages), func(i int) { writeMessageJSON(e, &c.Messages[i]) })
+	writeList(e, in, c.MessageCount, func(i int) {
+		m, merr := src.Message(i)
+		if err = cmp.Or(err, merr); merr != nil {
+			e.raw("null")
+			return
+		}
+		writeMessageJSON(e, m)
+	})
 	writeCloses(e, &o, c)
 	o.key("problems")
-	writeList(e, in, len(c.Problems), func(i int) { writeProblemJSON(e, c, &c.Problems[i], r) })
+	writeList(e, in, c.ProblemCount, func(i int) {
+		p, perr := src.Problem(i)
+		err = cmp.Or(err, perr)
+		writeProblemJSON(e, c, &p, r)
+	})
 	writeTotals(&o, c)
 	o.end()
+	return err
 }
 
 // writeCloses writes the connection's close and close_reply members, when
@@ -186,37 +230,6 @@ func writeList(e *jw, in string, n int, item func(i int)) {
 	e.raw("\n")
 	e.raw(in)
 	e.raw("]")
-}
-
-// derivableMessages reports, per message, whether the payloads of its
-// frames are exactly consecutive slices of the message's payload, each as
-// long as its length field. The frames of such a message are written
-// without their payload, which would only repeat the message's; a reader
-// cuts them out again.
-func derivableMessages(c *decode.Connection) []bool {
-	out := make([]bool, len(c.Messages))
-	for mi := range c.Messages {
-		m := &c.Messages[mi]
-		if m.Compressed && !m.Raw {
-			continue // the frames carry the compressed bytes
-		}
-		off, ok := 0, true
-		for _, fi := range m.Frames {
-			if fi < 0 || fi >= len(c.Frames) {
-				ok = false
-				break
-			}
-			f := &c.Frames[fi]
-			if uint64(len(f.Payload)) != f.Length || off+len(f.Payload) > len(m.Payload) ||
-				!bytes.Equal(f.Payload, m.Payload[off:off+len(f.Payload)]) {
-				ok = false
-				break
-			}
-			off += len(f.Payload)
-		}
-		out[mi] = ok && off == len(m.Payload)
-	}
-	return out
 }
 
 // writeHeadersJSON writes headers one per line. A value that is not UTF-8

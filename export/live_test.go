@@ -17,7 +17,7 @@ import (
 func TestLiveConversations(t *testing.T) {
 	for _, sc := range scripts() {
 		t.Run(sc.name, func(t *testing.T) {
-			c := decodeStream("1", runScript(t, sc), nil)
+			c := decodeStream(t, "1", runScript(t, sc), nil)
 			var want []msg
 			for _, s := range sc.steps {
 				op := decode.Opcode(s.op)

@@ -8,9 +8,10 @@ import (
 )
 
 // NDJSONWriter writes one JSON object per line for each event as it
-// happens, and flushes after each, so that a long-running proxy that is
-// killed loses nothing already seen and the stream can be piped into jq or
-// a log shipper. Every line has "event" (opened, exchange, handshake,
+// happens, so that the stream can be piped into jq or a log shipper. It
+// buffers what it writes until Flush, which its caller calls on a short
+// timer: a long-running proxy that is killed loses at most the last
+// moment. Every line has "event" (opened, exchange, handshake,
 // message, problem, closed) and "conn" (the connection id); the other
 // members are those of the JSON export:
 //
@@ -86,8 +87,18 @@ func (n *NDJSONWriter) Event(ev decode.Event) error {
 	}
 	o.end()
 	e.raw("\n")
-	if err := e.flush(); err != nil {
-		return fmt.Errorf("writing the %s event of connection %s: %w", ev.Kind, c.ID, err)
+	if e.err != nil {
+		return fmt.Errorf("writing the %s event of connection %s: %w", ev.Kind, c.ID, e.err)
+	}
+	return nil
+}
+
+// Flush writes out the events written so far. Event buffers them (a
+// million events are not a million system calls); whoever follows a live
+// session flushes on a short timer and at the end.
+func (n *NDJSONWriter) Flush() error {
+	if err := n.e.flush(); err != nil {
+		return fmt.Errorf("writing the NDJSON stream: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // secrets are the credentials in the chat fixture: header values, a
@@ -18,7 +19,7 @@ var secrets = []string{"abc.def.ghi", "session=xyz", "k-123", "new-session", "s3
 // parameter, no secret is left in any export, while everything else is;
 // without it, every one of them is there (so the check can fail).
 func TestRedactionHidesSecrets(t *testing.T) {
-	conns := session(t, nil)
+	conns := sessionConns(t, nil)
 	for _, tc := range []struct {
 		name    string
 		opts    export.Options
@@ -58,11 +59,11 @@ func TestRedactionHidesSecrets(t *testing.T) {
 // TestRedactionQuery: only the values of hidden parameters change; the
 // order, the encoding, valueless parameters and the fragment stay.
 func TestRedactionQuery(t *testing.T) {
-	c := &decode.Connection{
+	c := &session.Conversation{Connection: decode.Connection{
 		ID: "1", URL: "ws://h/p?a=1&Access_Token=x%20y&flag&api%5Fkey=q&c=%ZZ&Signature=s&lang=en#frag",
 		Request:     &decode.Request{Method: "GET", Target: "/p?a=1&Access_Token=x%20y&flag&api%5Fkey=q&c=%ZZ&Signature=s&lang=en", Proto: "HTTP/1.1"},
 		Subprotocol: "base64url.bearer.authorization.k8s.io.dG9rZW4",
-	}
+	}}
 	c.Request.Headers = []decode.Header{{Name: "Sec-WebSocket-Protocol", Value: c.Subprotocol}}
 	opts := export.Options{Redact: export.Redaction{Defaults: true, Headers: []string{"sec-websocket-protocol"}, Query: []string{"C"}}}
 	out := string(writeJSON(t, opts, c))
@@ -94,7 +95,7 @@ func TestRedactionNames(t *testing.T) {
 		"client_secret": true, "sessionid": true, "auth": true, "jwt": true,
 		"room": false, "lang": false, "page": false, "keyboard": false, "v": false, "channel": false,
 	} {
-		c := &decode.Connection{ID: "1", URL: "ws://h/?" + name + "=v1"}
+		c := &session.Conversation{Connection: decode.Connection{ID: "1", URL: "ws://h/?" + name + "=v1"}}
 		out := writeJSON(t, export.Options{Redact: export.Redaction{Defaults: true}}, c)
 		if got := bytes.Contains(out, []byte(name+"=REDACTED")); got != hidden {
 			t.Errorf("%s: hidden %v, want %v", name, got, hidden)
@@ -112,13 +113,19 @@ func TestRedactionHidesQuotedValues(t *testing.T) {
 	opts := export.Options{Redact: export.Redaction{Headers: []string{"Sec-WebSocket-Protocol", "Sec-WebSocket-Key"}}}
 	var nd bytes.Buffer
 	ndw := export.NewNDJSONWriter(&nd, opts)
-	c := &decode.Connection{ID: "1", Client: "127.0.0.1:5000", Server: "127.0.0.1:80"}
-	d := decode.NewDecoder(c, decode.Options{}, func(e decode.Event) { ndw.Event(e) })
+	st := newTestStore(t)
+	tap := session.NewTap(st, session.TapOptions{Observe: func(e decode.Event) { ndw.Event(e) }})
+	d := tap.Open(&decode.Connection{ID: "1", Client: "127.0.0.1:5000", Server: "127.0.0.1:80"}, session.ConnOptions{})
 	d.Feed(decode.Client, time.Unix(1, 0), []byte("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: n0t-a-k3y-s3cr3t\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n"))
 	d.Feed(decode.Server, time.Unix(2, 0), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: 0ther-s3cr3t\r\n\r\n"))
 	d.End(time.Unix(3, 0))
+	ndw.Flush()
+	c, err := st.Conversation(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(c.Problems) < 2 {
 		t.Fatalf("problems %+v: the test needs the ones that quote the headers", c.Problems)
 	}

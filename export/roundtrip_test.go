@@ -13,6 +13,7 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // msg is what every format must keep of a message: who sent it, its
@@ -25,7 +26,7 @@ type msg struct {
 
 func (m msg) String() string { return fmt.Sprintf("%s op%d %q", m.from, m.op, m.payload) }
 
-func messagesOf(c *decode.Connection) []msg {
+func messagesOf(c *session.Conversation) []msg {
 	var out []msg
 	for _, m := range c.Messages {
 		out = append(out, msg{m.From, m.Opcode, string(m.Payload)})
@@ -48,7 +49,7 @@ func sameMessages(t *testing.T, what string, got, want []msg) {
 // TestRoundTripHAR: capture -> HAR -> Load -> JSON keeps every message
 // byte for byte, as the direct JSON export has it.
 func TestRoundTripHAR(t *testing.T) {
-	conns := session(t, nil)
+	conns := sessionConns(t, nil)
 	direct := load(t, "direct.json", writeJSON(t, export.Options{}, conns...))
 	viaHAR := load(t, "session.har", writeHAR(t, export.Options{}, conns...))
 	again := load(t, "again.json", writeJSON(t, export.Options{}, viaHAR...))
@@ -91,7 +92,7 @@ func TestRoundTripHAR(t *testing.T) {
 // TestRoundTripJSONIdentical: JSON -> Load -> JSON gives the same file,
 // except that the source becomes "json"; and from then on it is identical.
 func TestRoundTripJSONIdentical(t *testing.T) {
-	j1 := writeJSON(t, export.Options{}, session(t, nil)...)
+	j1 := writeJSON(t, export.Options{}, sessionConns(t, nil)...)
 	j2 := writeJSON(t, export.Options{}, load(t, "j1.json", j1)...)
 	want := bytes.ReplaceAll(j1, []byte(`"source": "pcap"`), []byte(`"source": "json"`))
 	if !bytes.Equal(j2, want) {

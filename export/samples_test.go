@@ -10,6 +10,7 @@ import (
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 // sampleFiles lists the captures in ../samples.
@@ -30,8 +31,42 @@ func sampleFiles(t *testing.T) []string {
 }
 
 // readSample reads a capture the way "wstap read" does and returns the
-// connections in the order they were handed over.
-func readSample(t *testing.T, path string) []*decode.Connection {
+// connections, whole, in the order they ended.
+func readSample(t *testing.T, path string) []*session.Conversation {
+	t.Helper()
+	conns, err := readSampleStore(t, path).Ended()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conns
+}
+
+// readSampleSources reads a capture the way "wstap read" does and returns
+// the connections as its writers read them, from the store, in the order
+// they ended.
+func readSampleSources(t *testing.T, path string) []session.ConnSource {
+	t.Helper()
+	st := readSampleStore(t, path)
+	var out []session.ConnSource
+	for i := range st.Items() {
+		it, err := st.Item(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Kind != decode.EventClosed {
+			continue
+		}
+		src, err := st.Source(it.Conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, src)
+	}
+	return out
+}
+
+// readSampleStore decodes a capture into a store of its own.
+func readSampleStore(t *testing.T, path string) *session.Store {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,13 +77,13 @@ func readSample(t *testing.T, path string) []*decode.Connection {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns []*decode.Connection
-	tr := capture.NewTracker(capture.Options{Source: "pcap", Done: func(c *decode.Connection) { conns = append(conns, c) }})
+	st := newTestStore(t)
+	tr := capture.NewTracker(capture.Options{Source: "pcap", Tap: session.NewTap(st, session.TapOptions{})})
 	if err := capture.Run(context.Background(), rd, tr, capture.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tr.Close()
-	return conns
+	return st
 }
 
 func sampleName(path string) string {
@@ -66,7 +101,7 @@ func TestSamplesGolden(t *testing.T) {
 	for _, path := range sampleFiles(t) {
 		name := sampleName(path)
 		t.Run(name, func(t *testing.T) {
-			conns := readSample(t, path)
+			conns := readSampleSources(t, path)
 			if len(conns) == 0 {
 				t.Fatalf("%s: no connections", path)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/session"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -94,8 +95,19 @@ func harValid(sch *jsonschema.Schema, har []byte) error {
 	return sch.Validate(inst)
 }
 
-// writeJSON, writeHAR and writeNDJSON export conns to memory.
-func writeJSON(t *testing.T, opts export.Options, conns ...*decode.Connection) []byte {
+// newTestStore makes a store in the test's temporary directory.
+func newTestStore(t testing.TB) *session.Store {
+	t.Helper()
+	st, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// writeJSON and writeHAR export conns to memory.
+func writeJSON[C session.ConnSource](t testing.TB, opts export.Options, conns ...C) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := export.NewJSONWriter(&b, opts)
@@ -110,7 +122,7 @@ func writeJSON(t *testing.T, opts export.Options, conns ...*decode.Connection) [
 	return b.Bytes()
 }
 
-func writeHAR(t *testing.T, opts export.Options, conns ...*decode.Connection) []byte {
+func writeHAR[C session.ConnSource](t testing.TB, opts export.Options, conns ...C) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := export.NewHARWriter(&b, opts)
@@ -125,7 +137,7 @@ func writeHAR(t *testing.T, opts export.Options, conns ...*decode.Connection) []
 	return b.Bytes()
 }
 
-func load(t *testing.T, name string, data []byte) []*decode.Connection {
+func load(t *testing.T, name string, data []byte) []*session.Conversation {
 	t.Helper()
 	conns, err := export.Load(name, bytes.NewReader(data))
 	if err != nil {
@@ -134,35 +146,63 @@ func load(t *testing.T, name string, data []byte) []*decode.Connection {
 	return conns
 }
 
-// session decodes every fixture into one session, ids 1, 2, 3, with l
-// (which may be nil) listening to every decoder.
-func session(t *testing.T, l decode.Listener) []*decode.Connection {
+// fixtureSession decodes every fixture into one store, ids 1, 2, 3, as the
+// commands do, with observe (which may be nil) seeing every decoder event;
+// it returns the store.
+func fixtureSession(t *testing.T, observe decode.Listener) *session.Store {
 	t.Helper()
-	var conns []*decode.Connection
+	st := newTestStore(t)
+	tap := session.NewTap(st, session.TapOptions{Observe: observe})
 	for i, f := range fixtures(t) {
-		conns = append(conns, decodeStream(string(rune('1'+i)), f.s, l))
+		decodeInto(tap, string(rune('1'+i)), f.s)
+	}
+	return st
+}
+
+// sessionConns decodes every fixture (see fixtureSession) and returns the
+// connections whole.
+func sessionConns(t *testing.T, observe decode.Listener) []*session.Conversation {
+	t.Helper()
+	conns, err := fixtureSession(t, observe).Ended()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return conns
 }
 
+// sessionSources decodes every fixture (see fixtureSession) and returns
+// the connections as the commands' writers read them: from the store.
+func sessionSources(t *testing.T) []session.ConnSource {
+	t.Helper()
+	st := fixtureSession(t, nil)
+	var out []session.ConnSource
+	for i := range st.Len() {
+		src, err := st.Source(session.ConnID(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, src)
+	}
+	return out
+}
+
 // streamed decodes the session with an NDJSON writer and a dumper
-// listening, as the commands run them, and returns what they wrote.
+// following the store, as the commands run them, and returns what they
+// wrote.
 func streamed(t *testing.T, opts export.Options) (ndjson, dump []byte) {
 	t.Helper()
 	var nb, db bytes.Buffer
-	n := export.NewNDJSONWriter(&nb, opts)
-	d := export.NewDumper(&db, opts)
-	session(t, func(e decode.Event) {
-		if err := n.Event(e); err != nil {
+	st := newTestStore(t)
+	fn := st.FollowEvents(export.NewNDJSONWriter(&nb, opts))
+	fd := st.FollowEvents(export.NewDumper(&db, opts))
+	tap := session.NewTap(st, session.TapOptions{})
+	for i, f := range fixtures(t) {
+		decodeInto(tap, string(rune('1'+i)), f.s)
+	}
+	for _, f := range []*session.Following{fn, fd} {
+		if err := f.Finish(); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Event(e); err != nil {
-			t.Fatal(err)
-		}
-	})
-	// The dump is buffered; the commands flush it on a timer and at exit.
-	if err := d.Flush(); err != nil {
-		t.Fatal(err)
 	}
 	return nb.Bytes(), db.Bytes()
 }

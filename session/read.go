@@ -1,0 +1,208 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// Reader reads frames and messages out of a store into buffers it reuses,
+// so that paging through a million messages allocates nothing per message.
+// What it returns is valid until its next call, as a decoder's events are.
+// A Reader is not safe for concurrent use; the store is, and any number of
+// readers may read it at once.
+type Reader struct {
+	s       *Store
+	frame   decode.Frame
+	message decode.Message
+	payload []byte
+	frames  []int
+	close   decode.Close
+}
+
+// NewReader returns a reader of s.
+func (s *Store) NewReader() *Reader { return &Reader{s: s} }
+
+// frameRec returns the record of frame i of sc; the caller holds mu.
+func (s *Store) frameRec(sc *storedConn, i int) (frameRec, error) {
+	var fr frameRec
+	b, err := sc.frames.record(s.sp, s.cache, i)
+	if err != nil {
+		return fr, fmt.Errorf("connection %s: frame: %w", sc.meta.ID, err)
+	}
+	fr.get(b)
+	return fr, nil
+}
+
+// messageRec returns the record of message i of sc; the caller holds mu.
+func (s *Store) messageRec(sc *storedConn, i int) (messageRec, error) {
+	var mr messageRec
+	b, err := sc.messages.record(s.sp, s.cache, i)
+	if err != nil {
+		return mr, fmt.Errorf("connection %s: message: %w", sc.meta.ID, err)
+	}
+	mr.get(b)
+	return mr, nil
+}
+
+// Frame returns frame i of connection id, its payload included.
+func (r *Reader) Frame(id ConnID, i int) (*decode.Frame, error) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := s.frameRec(sc, i)
+	if err != nil {
+		return nil, err
+	}
+	fr.frame(&r.frame)
+	pay := fr.pay
+	if pay.off == payFromMessage {
+		if pay, err = s.cutFromMessage(sc, i, &fr); err != nil {
+			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
+		}
+	}
+	if r.payload, err = s.payload(r.payload[:0], pay); err != nil {
+		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
+	}
+	r.frame.Payload = r.payload
+	return &r.frame, nil
+}
+
+// cutFromMessage finds where frame i's payload lies in its message's: the
+// frames before it in the message take the bytes before. The caller holds
+// mu.
+func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec) (payRef, error) {
+	if fr.message < 0 || int(fr.message) >= sc.messages.n {
+		return payRef{off: payLost}, nil
+	}
+	mr, err := s.messageRec(sc, int(fr.message))
+	if err != nil {
+		return payRef{}, err
+	}
+	var off int64
+	for k := range int(mr.count) {
+		fi, err := s.frameOf(sc, &mr, k)
+		if err != nil {
+			return payRef{}, err
+		}
+		if fi == i {
+			if mr.pay.off < 0 || off+int64(fr.pay.n) > int64(mr.pay.n) {
+				return payRef{off: payLost}, nil
+			}
+			return payRef{off: mr.pay.off + off, n: fr.pay.n}, nil
+		}
+		other, err := s.frameRec(sc, fi)
+		if err != nil {
+			return payRef{}, err
+		}
+		off += int64(other.pay.n)
+	}
+	return payRef{off: payLost}, nil
+}
+
+// frameOf returns the index of the k-th frame of message record mr; the
+// caller holds mu.
+func (s *Store) frameOf(sc *storedConn, mr *messageRec, k int) (int, error) {
+	if mr.flags&flagListed == 0 {
+		return int(mr.first) + k, nil
+	}
+	b, err := sc.lists.record(s.sp, s.cache, int(mr.first)+k)
+	if err != nil {
+		return 0, err
+	}
+	return int(getInt32(b)), nil
+}
+
+// Message returns message i of connection id, with its payload, the list
+// of its frames and, for a close message, its Close.
+func (r *Reader) Message(id ConnID, i int) (*decode.Message, error) {
+	return r.readMessage(id, i, true)
+}
+
+// MessageHead returns message i of connection id without reading its
+// payload (Payload is nil; Size says how big it is): what a list of
+// messages shows.
+func (r *Reader) MessageHead(id ConnID, i int) (*decode.Message, error) {
+	return r.readMessage(id, i, false)
+}
+
+func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, error) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return nil, err
+	}
+	mr, err := s.messageRec(sc, i)
+	if err != nil {
+		return nil, err
+	}
+	mr.message(&r.message)
+	r.frames = r.frames[:0]
+	for k := range int(mr.count) {
+		fi, err := s.frameOf(sc, &mr, k)
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
+		}
+		r.frames = append(r.frames, fi)
+	}
+	r.message.Frames = r.frames
+	if !payload {
+		return &r.message, nil
+	}
+	if r.payload, err = s.payload(r.payload[:0], mr.pay); err != nil {
+		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
+	}
+	r.message.Payload = r.payload
+	if mr.pay.off == payLost && mr.pay.n > 0 {
+		// The spill file failed before the payload could be kept.
+		r.message.Truncated = true
+	}
+	if r.message.Opcode == decode.OpClose {
+		r.close = *closeOf(&r.message)
+		r.message.Close = &r.close
+	}
+	return &r.message, nil
+}
+
+// Derivable reports whether the frames of message i of connection id
+// carry exactly its payload, one after the other: a message that is not
+// compressed (or could not be inflated) whose frames were all kept whole.
+// The JSON export then leaves the frames' payloads out.
+func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return false, err
+	}
+	mr, err := s.messageRec(sc, i)
+	if err != nil {
+		return false, err
+	}
+	if mr.flags&flagCompressed != 0 && mr.flags&flagRaw == 0 {
+		return false, nil
+	}
+	var total int64
+	for k := range int(mr.count) {
+		fi, err := s.frameOf(sc, &mr, k)
+		if err != nil {
+			return false, err
+		}
+		fr, err := s.frameRec(sc, fi)
+		if err != nil {
+			return false, err
+		}
+		if fr.pay.off == payLost || uint64(fr.pay.n) != fr.length {
+			return false, nil
+		}
+		total += int64(fr.pay.n)
+	}
+	return total == int64(mr.pay.n), nil
+}

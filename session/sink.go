@@ -1,0 +1,237 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// flushEvery is how often a sink is flushed while it follows the store:
+// soon enough for a dump to read as live, rarely enough that a busy
+// capture costs one write per batch, not one per line.
+const flushEvery = 100 * time.Millisecond
+
+// EventSink is a sink that wants the conversation as decoder events, in
+// the order they were recorded: the dump and the NDJSON stream. Its
+// events are rebuilt from the store; what they point to is valid only
+// during the call, as a decoder's are.
+type EventSink interface {
+	Event(e decode.Event) error
+	Flush() error
+}
+
+// ConnSink is a sink that writes whole connections, each once it ended:
+// the JSON and HAR exports. It reads the connection from the store.
+type ConnSink interface {
+	WriteConn(s *Store, id ConnID) error
+	Flush() error
+}
+
+// Following is a sink following the store's log on a goroutine of its
+// own. Decoding never waits for it: the store is the queue, and a sink
+// that falls behind (a slow disk, a blocked pipe) only lags.
+type Following struct {
+	store  *Store
+	runCtx context.Context
+	finish context.CancelFunc
+	flush  func() error
+	done   chan struct{}
+	err    error
+}
+
+// FollowEvents starts following the store with an event sink.
+func (s *Store) FollowEvents(sink EventSink) *Following {
+	f := s.follow(sink.Flush)
+	r := &eventReplay{store: s, reader: s.NewReader(), sink: sink, conns: map[ConnID]*decode.Connection{}}
+	go f.run(r.item)
+	return f
+}
+
+// FollowConns starts following the store with a connection sink: it is
+// given each connection when its closed item is reached.
+func (s *Store) FollowConns(sink ConnSink) *Following {
+	f := s.follow(sink.Flush)
+	go f.run(func(it Item) error {
+		if it.Kind != decode.EventClosed {
+			return nil
+		}
+		return sink.WriteConn(s, it.Conn)
+	})
+	return f
+}
+
+func (s *Store) follow(flush func() error) *Following {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Following{store: s, finish: cancel, done: make(chan struct{})}
+	f.runCtx, f.flush = ctx, flush
+	return f
+}
+
+// run is the sink's goroutine: it handles the log's items in order,
+// flushing on a timer, until Finish, and then up to the end of the log.
+// What it handled is flushed at most flushEvery later, also when nothing
+// more comes.
+func (f *Following) run(handle func(Item) error) {
+	defer close(f.done)
+	ctx := f.runCtx
+	next := 0
+	lastFlush := time.Now()
+	dirty := false
+	flush := func() bool {
+		if err := f.flush(); err != nil {
+			f.err = err
+			return false
+		}
+		lastFlush, dirty = time.Now(), false
+		return true
+	}
+	for {
+		changed := f.store.Changed()
+		finishing := ctx.Err() != nil
+		have := f.store.Items()
+		for ; next < have; next++ {
+			it, err := f.store.Item(next)
+			if err == nil {
+				err = handle(it)
+			}
+			if err != nil {
+				f.err = err
+				return
+			}
+			dirty = true
+			if next%256 == 0 && time.Since(lastFlush) >= flushEvery && !flush() {
+				return
+			}
+		}
+		if finishing {
+			flush()
+			return
+		}
+		var timeout <-chan time.Time
+		var wait *time.Timer
+		if dirty {
+			wait = time.NewTimer(max(0, flushEvery-time.Since(lastFlush)))
+			timeout = wait.C
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		case <-timeout:
+			if !flush() {
+				return
+			}
+		}
+		if wait != nil {
+			wait.Stop()
+		}
+	}
+}
+
+// Finish tells the sink that nothing more will be recorded, waits until
+// it handled the whole log and flushed, and returns its first error.
+func (f *Following) Finish() error {
+	f.finish()
+	<-f.done
+	return f.err
+}
+
+// eventReplay rebuilds decoder events from the log for an EventSink.
+type eventReplay struct {
+	store  *Store
+	reader *Reader
+	sink   EventSink
+	// conns are the metadata of the connections being replayed, fetched
+	// again when they change (opened, handshake, exchange, close, end).
+	conns map[ConnID]*decode.Connection
+}
+
+func (r *eventReplay) item(it Item) error {
+	c := r.conns[it.Conn]
+	if c == nil || it.Kind != decode.EventMessage && it.Kind != decode.EventProblem {
+		var info Info
+		var err error
+		if it.Kind == decode.EventHandshake {
+			info, err = r.store.Handshake(it.Conn, it.Index)
+		} else {
+			info, err = r.store.Info(it.Conn)
+		}
+		if err != nil {
+			return err
+		}
+		c = &info.Connection
+		r.conns[it.Conn] = c
+	}
+	c.State = it.State
+	e := decode.Event{Kind: it.Kind, Conn: c, Index: it.Index}
+	if it.Kind == decode.EventHandshake {
+		e.Index = 0 // as the decoder says: the index counts handshake copies here
+	}
+	switch it.Kind {
+	case decode.EventMessage:
+		m, err := r.reader.Message(it.Conn, it.Index)
+		if err != nil {
+			return err
+		}
+		e.Message = m
+		if m.Opcode == decode.OpClose {
+			// The close changed the connection's Close and state.
+			delete(r.conns, it.Conn)
+		}
+	case decode.EventProblem:
+		p, err := r.store.Problem(it.Conn, it.Index)
+		if err != nil {
+			return err
+		}
+		e.Problem = &p
+	case decode.EventExchange:
+		x, err := r.store.Exchange(it.Conn, it.Index)
+		if err != nil {
+			return err
+		}
+		e.Exchange = &x
+	case decode.EventClosed:
+		delete(r.conns, it.Conn)
+	}
+	return r.sink.Event(e)
+}
+
+// Problem returns problem i of connection id.
+func (s *Store) Problem(id ConnID, i int) (decode.Problem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return decode.Problem{}, err
+	}
+	if i < 0 || i >= len(sc.problems) {
+		return decode.Problem{}, fmt.Errorf("connection %s has no problem %d", sc.meta.ID, i)
+	}
+	return sc.problems[i], nil
+}
+
+// Totals are what a store holds, for a run's summary.
+type Totals struct {
+	Connections, Messages, Problems, Errors int64
+}
+
+// Totals counts the connections, messages and problems in the store, and
+// the problems of error severity among them. Problems a connection only
+// counted (past the cap per kind) are included.
+func (s *Store) Totals() Totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t Totals
+	for _, sc := range s.conns {
+		t.Connections++
+		t.Messages += int64(sc.messages.n)
+		t.Problems += int64(len(sc.problems) + sc.meta.SuppressedProblems)
+		for i := range sc.problems {
+			if sc.problems[i].Severity == decode.Error {
+				t.Errors++
+			}
+		}
+	}
+	return t
+}

@@ -1,0 +1,546 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// ConnID is a connection's place in the store: 0, 1, 2... in the order
+// connections were shown. It is not the connection's ID string (which the
+// tap hands out in capture order and which an import may choose).
+type ConnID int
+
+// StoreOptions configure a Store.
+type StoreOptions struct {
+	// SpillDir is where the spill file is made; "" is the temporary
+	// directory (os.TempDir).
+	SpillDir string
+}
+
+// Store keeps every connection the tap shows: its metadata, problems and
+// exchanges in memory, its frames and messages as compact records in
+// blocks, and payloads and full blocks in the spill file. It is safe for
+// concurrent use: the tap records from the goroutines that decode, while
+// sinks and views read.
+type Store struct {
+	mu    sync.Mutex
+	sp    *spill
+	cache *blockCache
+	conns []*storedConn
+	// items is the log of what happened, in order (see Item).
+	items  recordLog
+	logIDs int
+	// changed is closed at the next change when someone waits for one.
+	changed chan struct{}
+	waiting bool
+	closed  bool
+	// err is the first spill failure, reported once; recording goes on
+	// in memory.
+	err error
+}
+
+// storedConn is what the store keeps of one connection.
+type storedConn struct {
+	meta decode.Connection
+	// last are the decoder's objects the meta's copies were made from:
+	// a changed pointer means a new handshake or close to copy.
+	lastReq              *decode.Request
+	lastResp             *decode.Response
+	lastClose, lastReply *decode.Close
+	lastDeflate          *decode.DeflateParams
+
+	frames, messages, lists recordLog
+	problems                []decode.Problem
+	exchanges               []storedExchange
+	// handshakes are the handshake as each handshake event saw it (the
+	// answer's body, for one, comes later): what a sink following the
+	// log shows for that event, however far behind it is.
+	handshakes []handshakeCopy
+	ended      bool
+}
+
+type handshakeCopy struct {
+	req  *decode.Request
+	resp *decode.Response
+}
+
+// storedExchange is a plain HTTP exchange with its bodies in the spill
+// file.
+type storedExchange struct {
+	req               *decode.Request
+	resp              *decode.Response
+	reqBody, respBody payRef
+}
+
+// NewStore makes a store with its spill file.
+func NewStore(opts StoreOptions) (*Store, error) {
+	sp, err := newSpill(opts.SpillDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{})}
+	s.items = s.newLog(itemRecSize)
+	return s, nil
+}
+
+func (s *Store) newLog(size int) recordLog {
+	s.logIDs++
+	return recordLog{id: s.logIDs, size: size}
+}
+
+// Close releases the spill file; the store cannot be read afterwards.
+// Waiters are woken.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.changed)
+	return s.sp.close()
+}
+
+// Err returns the first failure of the spill file (a full disk), or nil.
+// What was recorded until then, and the records after it, are kept; the
+// payloads after it are lost.
+func (s *Store) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Len returns the number of connections.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Changed returns a channel closed at the next change to the store (or at
+// Close). Views wait on it and then ask for what they show: a live
+// connection makes many changes, and a view that redraws after waking
+// sees them all at once.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waiting = true
+	return s.changed
+}
+
+// notify wakes the waiters; the caller holds mu.
+func (s *Store) notify() {
+	if s.waiting && !s.closed {
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.waiting = false
+	}
+}
+
+// fail records a spill failure; the caller holds mu.
+func (s *Store) fail(err error) {
+	if s.err == nil && err != nil {
+		s.err = err
+	}
+}
+
+// add makes a connection and returns its id; the caller holds mu.
+func (s *Store) add(c *decode.Connection) ConnID {
+	sc := &storedConn{frames: s.newLog(frameRecSize), messages: s.newLog(messageRecSize), lists: s.newLog(listRecSize)}
+	sc.snapshot(c, false)
+	s.conns = append(s.conns, sc)
+	return ConnID(len(s.conns) - 1)
+}
+
+// snapshot copies what changed of the decoder's connection into the
+// stored metadata. The decoder's objects are copied, never shared: the
+// decoder goes on changing its own. A handshake's objects are copied again
+// when the connection ends: the body of a refused Upgrade's answer (and
+// hixie-76's challenge) arrives after the handshake event.
+func (sc *storedConn) snapshot(c *decode.Connection, final bool) {
+	m := &sc.meta
+	id, req, resp, cl, reply, defl := m.ID, m.Request, m.Response, m.Close, m.CloseReply, m.Deflate
+	*m = *c
+	m.Request, m.Response, m.Close, m.CloseReply, m.Deflate = req, resp, cl, reply, defl
+	if id != "" {
+		m.ID = id // an import's id may have been changed to keep ids unique
+	}
+	if c.Request != sc.lastReq || final {
+		sc.lastReq, m.Request = c.Request, copyRequest(c.Request)
+	}
+	if c.Response != sc.lastResp || final {
+		sc.lastResp, m.Response = c.Response, copyResponse(c.Response)
+	}
+	if c.Close != sc.lastClose {
+		sc.lastClose, m.Close = c.Close, copyClose(c.Close)
+	}
+	if c.CloseReply != sc.lastReply {
+		sc.lastReply, m.CloseReply = c.CloseReply, copyClose(c.CloseReply)
+	}
+	if c.Deflate != sc.lastDeflate {
+		sc.lastDeflate = c.Deflate
+		if c.Deflate != nil {
+			d := *c.Deflate
+			m.Deflate = &d
+		} else {
+			m.Deflate = nil
+		}
+	}
+}
+
+func copyRequest(r *decode.Request) *decode.Request {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Headers = slices.Clone(r.Headers)
+	c.Body = slices.Clone(r.Body)
+	return &c
+}
+
+func copyResponse(r *decode.Response) *decode.Response {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Headers = slices.Clone(r.Headers)
+	c.Body = slices.Clone(r.Body)
+	return &c
+}
+
+func copyClose(c *decode.Close) *decode.Close {
+	if c == nil {
+		return nil
+	}
+	cc := *c
+	return &cc
+}
+
+// record stores what e carries for connection id, and logs it with the
+// connection's state. imported is set for events an import made, whose
+// frames may come without the payload their message repeats (see
+// payFromMessage).
+func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	sc := s.conns[id]
+	switch e.Kind {
+	case decode.EventFrame:
+		s.recordFrame(sc, e.Frame, imported)
+		sc.meta.LastSeen, sc.meta.Bytes = e.Conn.LastSeen, e.Conn.Bytes
+		s.notify()
+		return // frames are not in the log: views read them by range
+	case decode.EventMessage:
+		s.recordMessage(sc, e.Index, e.Message)
+		if e.Message.Opcode == decode.OpClose {
+			sc.snapshot(e.Conn, false)
+		}
+		sc.meta.LastSeen, sc.meta.Bytes, sc.meta.State = e.Conn.LastSeen, e.Conn.Bytes, e.Conn.State
+	case decode.EventProblem:
+		sc.problems = append(sc.problems, *e.Problem)
+	case decode.EventExchange:
+		s.recordExchange(sc, e.Exchange)
+	case decode.EventClosed:
+		sc.snapshot(e.Conn, true)
+		sc.ended = true
+		for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
+			l.seal(s.sp)
+		}
+	case decode.EventHandshake:
+		sc.snapshot(e.Conn, false)
+		sc.handshakes = append(sc.handshakes, handshakeCopy{copyRequest(e.Conn.Request), copyResponse(e.Conn.Response)})
+		e.Index = len(sc.handshakes) - 1
+	default: // opened
+		sc.snapshot(e.Conn, false)
+	}
+	s.logItem(Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state})
+	s.notify()
+}
+
+// recordFrame appends a frame record; its retained payload goes to the
+// spill file, unless it is to be cut from its message's (an import that
+// left it out).
+func (s *Store) recordFrame(sc *storedConn, f *decode.Frame, imported bool) {
+	pay := payRef{n: uint32(len(f.Payload))}
+	if imported && f.Payload == nil && f.Message >= 0 && f.Length > 0 {
+		pay = payRef{off: payFromMessage, n: uint32(min(f.Length, 1<<32-1))}
+	} else {
+		pay.off = s.spillPayload(f.Payload)
+	}
+	r := newFrameRec(f, pay)
+	sc.frames.append(s.sp, s.cache, r.put)
+}
+
+// spillPayload appends p to the spill file and returns its offset, or
+// payLost when the spill file failed.
+func (s *Store) spillPayload(p []byte) int64 {
+	if len(p) == 0 {
+		return 0
+	}
+	off, err := s.sp.append(p)
+	if err != nil {
+		s.fail(err)
+		return payLost
+	}
+	return off
+}
+
+// recordMessage appends a message record. Its frames learn which message
+// they belong to. The payload of a message that is not compressed is the
+// payloads of its frames one after the other; when those lie one after
+// the other in the spill file too (always for a message of one frame),
+// the message points there instead of storing the bytes again.
+func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
+	var fr frameRec
+	contiguous := !m.Compressed || m.Raw
+	next := int64(-1)
+	total := 0
+	for _, fi := range m.Frames {
+		b, err := sc.frames.record(s.sp, s.cache, fi)
+		if err != nil {
+			contiguous = false
+			continue
+		}
+		fr.get(b)
+		if int(fr.message) != idx {
+			fr.message = int32(idx)
+			s.fail(sc.frames.update(s.sp, s.cache, fi, fr.put))
+		}
+		if fr.pay.n == 0 {
+			continue
+		}
+		if fr.pay.off < 0 || (next >= 0 && fr.pay.off != next) {
+			contiguous = false
+		}
+		if next < 0 {
+			next = fr.pay.off
+		}
+		if fr.pay.off >= 0 {
+			next = fr.pay.off + int64(fr.pay.n)
+		}
+		total += int(fr.pay.n)
+	}
+	pay := payRef{n: uint32(len(m.Payload))}
+	if contiguous && total == len(m.Payload) && len(m.Payload) > 0 {
+		pay.off = next - int64(total)
+	} else {
+		pay.off = s.spillPayload(m.Payload)
+	}
+	first, count := int32(0), int32(len(m.Frames))
+	listed := false
+	if count > 0 {
+		first = int32(m.Frames[0])
+		for i, fi := range m.Frames {
+			if fi != m.Frames[0]+i {
+				listed = true
+				break
+			}
+		}
+	}
+	if listed {
+		first = int32(sc.lists.n)
+		for _, fi := range m.Frames {
+			sc.lists.append(s.sp, s.cache, func(b []byte) { putInt32(b, int32(fi)) })
+		}
+	}
+	r := newMessageRec(m, pay, first, count, listed)
+	sc.messages.append(s.sp, s.cache, r.put)
+}
+
+// recordExchange keeps an exchange, its heads in memory and its bodies in
+// the spill file.
+func (s *Store) recordExchange(sc *storedConn, x *decode.Exchange) {
+	var se storedExchange
+	if x.Request != nil {
+		se.req = copyRequest(x.Request)
+		se.req.Body = nil
+		se.reqBody = payRef{off: s.spillPayload(x.Request.Body), n: uint32(len(x.Request.Body))}
+	}
+	if x.Response != nil {
+		se.resp = copyResponse(x.Response)
+		se.resp.Body = nil
+		se.respBody = payRef{off: s.spillPayload(x.Response.Body), n: uint32(len(x.Response.Body))}
+	}
+	sc.exchanges = append(sc.exchanges, se)
+}
+
+// Item is one entry of the store's log: what happened, in the order it
+// was recorded. Frames are not logged (views read them by range).
+type Item struct {
+	Conn ConnID
+	// Kind is what happened: opened, exchange, handshake, message,
+	// problem or closed.
+	Kind decode.EventKind
+	// Index is the exchange, message or problem's index in its
+	// connection.
+	Index int
+	// State is the connection's state when the item was recorded.
+	State decode.State
+}
+
+const itemRecSize = 12
+
+func (s *Store) logItem(it Item) {
+	s.items.append(s.sp, s.cache, func(b []byte) {
+		putInt32(b[0:], int32(it.Conn))
+		putInt32(b[4:], int32(it.Index))
+		b[8], b[9], b[10], b[11] = byte(it.Kind), byte(it.State), 0, 0
+	})
+}
+
+// Items returns how many items the log has.
+func (s *Store) Items() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.items.n
+}
+
+// Item returns item i of the log.
+func (s *Store) Item(i int) (Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Item{}, errSpillClosed
+	}
+	b, err := s.items.record(s.sp, s.cache, i)
+	if err != nil {
+		return Item{}, err
+	}
+	return Item{Conn: ConnID(getInt32(b[0:])), Index: int(getInt32(b[4:])), Kind: decode.EventKind(b[8]), State: decode.State(b[9])}, nil
+}
+
+// WaitItems blocks until the log has more than n items, the store is
+// closed or ctx is done, and returns how many it has.
+func (s *Store) WaitItems(ctx context.Context, n int) int {
+	for {
+		ch := s.Changed()
+		s.mu.Lock()
+		have, closed := s.items.n, s.closed
+		s.mu.Unlock()
+		if have > n || closed {
+			return have
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return have
+		}
+	}
+}
+
+// conn returns the stored connection id; the caller holds mu.
+func (s *Store) conn(id ConnID) (*storedConn, error) {
+	if s.closed {
+		return nil, errSpillClosed
+	}
+	if id < 0 || int(id) >= len(s.conns) {
+		return nil, fmt.Errorf("no connection %d in the store (%d)", id, len(s.conns))
+	}
+	return s.conns[id], nil
+}
+
+// Info is a copy of a connection's metadata, with the counts of what the
+// store holds of it.
+type Info struct {
+	decode.Connection
+	// Ended is set once the connection will not change again.
+	Ended bool
+}
+
+// Info returns a copy of connection id's metadata. The counts are those
+// of the frames, messages, problems and exchanges stored.
+func (s *Store) Info(id ConnID) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Connection: sc.meta, Ended: sc.ended}
+	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
+	info.ProblemCount, info.ExchangeCount = len(sc.problems), len(sc.exchanges)
+	return info, nil
+}
+
+// Handshake returns connection id's metadata with the Upgrade request and
+// answer as the i-th handshake item of the log saw them.
+func (s *Store) Handshake(id ConnID, i int) (Info, error) {
+	info, err := s.Info(id)
+	if err != nil {
+		return info, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := s.conns[id]
+	if i >= 0 && i < len(sc.handshakes) {
+		info.Request, info.Response = sc.handshakes[i].req, sc.handshakes[i].resp
+	}
+	return info, nil
+}
+
+// Problems returns a copy of connection id's problems.
+func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(sc.problems), nil
+}
+
+// Exchange returns a copy of plain exchange i of connection id, bodies
+// included.
+func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.conn(id)
+	if err != nil {
+		return decode.Exchange{}, err
+	}
+	if i < 0 || i >= len(sc.exchanges) {
+		return decode.Exchange{}, fmt.Errorf("connection %s has no exchange %d", sc.meta.ID, i)
+	}
+	se := sc.exchanges[i]
+	var x decode.Exchange
+	if se.req != nil {
+		x.Request = copyRequest(se.req)
+		if x.Request.Body, err = s.payload(nil, se.reqBody); err != nil {
+			return x, err
+		}
+	}
+	if se.resp != nil {
+		x.Response = copyResponse(se.resp)
+		if x.Response.Body, err = s.payload(nil, se.respBody); err != nil {
+			return x, err
+		}
+	}
+	return x, nil
+}
+
+// payload appends the bytes of ref to dst; the caller holds mu. A payload
+// the spill file lost is empty.
+func (s *Store) payload(dst []byte, ref payRef) ([]byte, error) {
+	if ref.n == 0 || ref.off == payLost {
+		if dst == nil && ref.n == 0 && ref.off != payLost {
+			return nil, nil
+		}
+		return dst, nil
+	}
+	return s.sp.readAt(dst, ref.off, int(ref.n))
+}
+
+func putInt32(b []byte, v int32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+func getInt32(b []byte) int32 {
+	return int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
+}

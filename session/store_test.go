@@ -1,0 +1,385 @@
+package session
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wstap/wstap/decode"
+)
+
+var t0 = time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
+
+// testStore makes a store in the test's temporary directory.
+func testStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := NewStore(StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// observed keeps copies of every event the tap records, per connection:
+// what the decoder said, to hold the store against.
+type observed struct {
+	conns map[string]*Conversation
+	order []string
+}
+
+func (o *observed) listen(e decode.Event) {
+	if o.conns == nil {
+		o.conns = map[string]*Conversation{}
+	}
+	c := o.conns[e.Conn.ID]
+	if c == nil {
+		c = &Conversation{}
+		o.conns[e.Conn.ID] = c
+		o.order = append(o.order, e.Conn.ID)
+	}
+	e = copyEvent(e)
+	switch e.Kind {
+	case decode.EventFrame:
+		c.Frames = append(c.Frames, *e.Frame)
+	case decode.EventMessage:
+		for _, fi := range e.Message.Frames {
+			c.Frames[fi].Message = e.Index
+		}
+		if e.Message.Close != nil {
+			cl := *e.Message.Close
+			e.Message.Close = &cl
+		}
+		c.Messages = append(c.Messages, *e.Message)
+	case decode.EventProblem:
+		c.Problems = append(c.Problems, *e.Problem)
+	case decode.EventExchange:
+		c.Exchanges = append(c.Exchanges, *e.Exchange)
+	}
+	c.Connection = *e.Conn
+}
+
+// frame encodes a frame; a nil key sends it unmasked.
+func frame(op decode.Opcode, fin bool, rsv uint8, key *[4]byte, payload []byte) []byte {
+	h := decode.FrameHeader{Fin: fin, Rsv: rsv, Opcode: op, Length: uint64(len(payload))}
+	p := bytes.Clone(payload)
+	if key != nil {
+		h.Masked, h.MaskKey = true, *key
+		decode.Mask(h.MaskKey, 0, p)
+	}
+	return append(decode.AppendFrameHeader(nil, h), p...)
+}
+
+var testKey = [4]byte{1, 2, 3, 4}
+
+const upgrade = "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+	"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+
+const accepted = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+
+// compress deflates p as permessage-deflate does without context
+// takeover: the final 00 00 ff ff removed (RFC 7692 7.2.1).
+func compress(p []byte) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	w.Write(p)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+// conversation feeds a varied conversation to connection c of the tap:
+// small and large, text and binary, compressed, fragmented with a ping
+// between fragments, a message over a block of records, and a close.
+func conversation(c *Conn, rng *rand.Rand, messages int) {
+	at := t0
+	step := func() time.Time { at = at.Add(time.Millisecond); return at }
+	c.Feed(decode.Client, step(), []byte(upgrade))
+	c.Feed(decode.Server, step(), []byte(accepted))
+	for i := range messages {
+		n := rng.IntN(300)
+		if i%97 == 0 {
+			n = 70000
+		}
+		p := make([]byte, n)
+		for j := range p {
+			p[j] = 'a' + byte(rng.IntN(26))
+		}
+		switch i % 5 {
+		case 0:
+			c.Feed(decode.Client, step(), frame(decode.OpText, true, 0, &testKey, p))
+		case 1:
+			c.Feed(decode.Server, step(), frame(decode.OpBinary, true, 4, nil, compress(p)))
+		case 2: // fragmented, a ping between the fragments
+			half := len(p) / 2
+			c.Feed(decode.Client, step(), frame(decode.OpText, false, 0, &testKey, p[:half]))
+			c.Feed(decode.Client, step(), frame(decode.OpPing, true, 0, &testKey, []byte("ping")))
+			c.Feed(decode.Server, step(), frame(decode.OpPong, true, 0, nil, []byte("ping")))
+			c.Feed(decode.Client, step(), frame(decode.OpContinuation, true, 0, &testKey, p[half:]))
+		case 3: // a server frame masked: a problem
+			c.Feed(decode.Server, step(), frame(decode.OpText, true, 0, &testKey, p))
+		default:
+			c.Feed(decode.Server, step(), frame(decode.OpText, true, 0, nil, p))
+		}
+	}
+	c.Feed(decode.Client, step(), frame(decode.OpClose, true, 0, &testKey, []byte("\x03\xe8bye")))
+	c.Feed(decode.Server, step(), frame(decode.OpClose, true, 0, nil, []byte("\x03\xe8")))
+	c.End(step())
+}
+
+// diffConversation describes the first difference between what the
+// decoder emitted and what the store returns.
+func diffConversation(want, got *Conversation) string {
+	if len(want.Frames) != len(got.Frames) || len(want.Messages) != len(got.Messages) || len(want.Problems) != len(got.Problems) || len(want.Exchanges) != len(got.Exchanges) {
+		return fmt.Sprintf("%d/%d/%d/%d frames/messages/problems/exchanges emitted, %d/%d/%d/%d stored",
+			len(want.Frames), len(want.Messages), len(want.Problems), len(want.Exchanges), len(got.Frames), len(got.Messages), len(got.Problems), len(got.Exchanges))
+	}
+	norm := func(b []byte) []byte {
+		if len(b) == 0 {
+			return nil
+		}
+		return b
+	}
+	for i := range want.Frames {
+		a, b := want.Frames[i], got.Frames[i]
+		a.Payload, b.Payload = norm(a.Payload), norm(b.Payload)
+		if !reflect.DeepEqual(a, b) {
+			return fmt.Sprintf("frame %d:\n emitted %+v\n stored  %+v", i, a, b)
+		}
+	}
+	for i := range want.Messages {
+		a, b := want.Messages[i], got.Messages[i]
+		a.Payload, b.Payload = norm(a.Payload), norm(b.Payload)
+		if !reflect.DeepEqual(a, b) {
+			return fmt.Sprintf("message %d:\n emitted %+v\n stored  %+v", i, a, b)
+		}
+	}
+	if !reflect.DeepEqual(want.Problems, got.Problems) {
+		return fmt.Sprintf("problems:\n emitted %+v\n stored  %+v", want.Problems, got.Problems)
+	}
+	for i := range want.Exchanges {
+		if !reflect.DeepEqual(want.Exchanges[i], got.Exchanges[i]) {
+			return fmt.Sprintf("exchange %d:\n emitted %+v\n stored  %+v", i, want.Exchanges[i], got.Exchanges[i])
+		}
+	}
+	wc, gc := want.Connection, got.Connection
+	if wc.ID != gc.ID || wc.State != gc.State || wc.URL != gc.URL || !reflect.DeepEqual(wc.Close, gc.Close) ||
+		!reflect.DeepEqual(wc.CloseReply, gc.CloseReply) || !reflect.DeepEqual(wc.Request, gc.Request) ||
+		!reflect.DeepEqual(wc.Response, gc.Response) || wc.Bytes != gc.Bytes || !wc.LastSeen.Equal(gc.LastSeen) {
+		return fmt.Sprintf("connection:\n emitted %+v\n stored  %+v", wc, gc)
+	}
+	return ""
+}
+
+// TestStoreKeepsWhatWasEmitted decodes several interleaved connections
+// through a tap, each past several blocks of records, and checks that the
+// store gives back exactly what the decoder emitted: frames, messages,
+// payloads, problems, the close and the metadata.
+func TestStoreKeepsWhatWasEmitted(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	rng := rand.New(rand.NewPCG(5, 6))
+	var conns []*Conn
+	for i := range 3 {
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: fmt.Sprintf("127.0.0.1:%d", 50000+i), Server: "127.0.0.1:80", Source: "test", Opened: t0}, ConnOptions{})
+		conns = append(conns, c)
+	}
+	// Interleaved: the payloads of one connection's fragmented messages
+	// are not next to each other in the spill file.
+	done := make(chan struct{})
+	for i, c := range conns {
+		go func() {
+			conversation(c, rand.New(rand.NewPCG(uint64(i), 7)), 1500+700*i)
+			done <- struct{}{}
+		}()
+	}
+	for range conns {
+		<-done
+	}
+	_ = rng
+	ended, err := s.Ended()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ended) != 3 {
+		t.Fatalf("%d connections ended, want 3", len(ended))
+	}
+	for _, got := range ended {
+		want := obs.conns[got.ID]
+		if want.ID == "" {
+			t.Fatalf("connection %q was not observed", got.ID)
+		}
+		if got.FrameCount <= blockRecords {
+			t.Fatalf("connection %s has %d frames: the test wants more than a block", got.ID, got.FrameCount)
+		}
+		if d := diffConversation(want, got); d != "" {
+			t.Fatalf("connection %s: %s", got.ID, d)
+		}
+		if got.State != decode.StateClosed || got.Close == nil || got.Close.Code != 1000 || !got.Ended {
+			t.Errorf("connection %s: state %s, close %+v", got.ID, got.State, got.Close)
+		}
+	}
+}
+
+// TestStoreRandomAccess reads messages and frames of a long connection in
+// random order, through a reader, and compares them with the whole read.
+func TestStoreRandomAccess(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}, ConnOptions{})
+	conversation(c, rand.New(rand.NewPCG(9, 9)), 6000)
+	want := obs.conns["1"]
+	r := s.NewReader()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 2000 {
+		i := rng.IntN(len(want.Messages))
+		m, err := r.Message(0, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.Payload, want.Messages[i].Payload) || !slices.Equal(m.Frames, want.Messages[i].Frames) {
+			t.Fatalf("message %d differs", i)
+		}
+		h, err := r.MessageHead(0, i)
+		if err != nil || h.Payload != nil || h.Size != want.Messages[i].Size {
+			t.Fatalf("head of message %d: %+v %v", i, h, err)
+		}
+		fi := rng.IntN(len(want.Frames))
+		f, err := r.Frame(0, fi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(f.Payload, want.Frames[fi].Payload) || f.Message != want.Frames[fi].Message {
+			t.Fatalf("frame %d differs", fi)
+		}
+	}
+}
+
+// TestStoreLog: the log says what happened in order, with the state at
+// the time, and wakes who waits for it.
+func TestStoreLog(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}, ConnOptions{})
+	woke := s.Changed()
+	c.Feed(decode.Client, t0, []byte(upgrade))
+	select {
+	case <-woke:
+		t.Fatal("woken before anything was recorded (the connection is not shown yet)")
+	default:
+	}
+	c.Feed(decode.Server, t0, []byte(accepted))
+	select {
+	case <-woke:
+	default:
+		t.Fatal("not woken by the handshake")
+	}
+	c.Feed(decode.Client, t0, frame(decode.OpText, true, 0, &testKey, []byte("hi")))
+	c.Feed(decode.Client, t0, frame(decode.OpClose, true, 0, &testKey, []byte("\x03\xe8")))
+	c.End(t0)
+	var got []string
+	for i := range s.Items() {
+		it, err := s.Item(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d %s", it.Kind, it.Index, it.State))
+	}
+	want := "opened 0 open,handshake 0 open,message 0 open,message 1 closing,closed 0 closed"
+	if strings.Join(got, ",") != want {
+		t.Errorf("log %q\nwant %q", strings.Join(got, ","), want)
+	}
+}
+
+// TestStoreImportDerivesFramePayloads: an import gives frames without the
+// payload their message repeats; the store cuts it from the message.
+func TestStoreImportDerivesFramePayloads(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	im := tap.Import()
+	c := &decode.Connection{ID: "7", Source: "json"}
+	im.Event(decode.Event{Kind: decode.EventOpened, Conn: c})
+	for i, n := range []uint64{3, 4} {
+		im.Event(decode.Event{Kind: decode.EventFrame, Conn: c, Index: i, Frame: &decode.Frame{Opcode: decode.OpText, Fin: i == 1, Length: n, Message: 0}})
+	}
+	im.Event(decode.Event{Kind: decode.EventMessage, Conn: c, Index: 0, Message: &decode.Message{Opcode: decode.OpText, Frames: []int{0, 1}, Payload: []byte("abcdefg"), Size: 7}})
+	im.Close()
+	conv, err := s.Conversation(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(conv.Frames[0].Payload) != "abc" || string(conv.Frames[1].Payload) != "defg" || conv.ID != "7" || !conv.Ended {
+		t.Fatalf("frames %q %q, id %q, ended %v", conv.Frames[0].Payload, conv.Frames[1].Payload, conv.ID, conv.Ended)
+	}
+	if ok, err := s.NewReader().Derivable(0, 0); !ok || err != nil {
+		t.Errorf("derivable %v %v", ok, err)
+	}
+	// A second import with the same id gets another.
+	im2 := tap.Import()
+	im2.Event(decode.Event{Kind: decode.EventOpened, Conn: &decode.Connection{ID: "7"}})
+	im2.Close()
+	if info, _ := s.Info(1); info.ID == "7" || info.ID == "" {
+		t.Errorf("the second connection with id 7 got id %q", info.ID)
+	}
+}
+
+// TestView selects messages by what the record says and by payload, across
+// connections and within one, and keeps up with what is recorded later.
+func TestView(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	for i := range 2 {
+		conversation(tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{}), rand.New(rand.NewPCG(uint64(i), 4)), 800)
+	}
+	fromServer := s.NewView(-1, false, func(_ *decode.Connection, m *decode.Message) bool { return m.From == decode.Server })
+	withQ := s.NewView(1, true, func(_ *decode.Connection, m *decode.Message) bool { return bytes.Contains(m.Payload, []byte("qq")) })
+	for _, v := range []*View{fromServer, withQ} {
+		if err := v.Update(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(id string, f func(m decode.Message) bool) int {
+		n := 0
+		for _, m := range obs.conns[id].Messages {
+			if f(m) {
+				n++
+			}
+		}
+		return n
+	}
+	if want := count("1", func(m decode.Message) bool { return m.From == decode.Server }) + count("2", func(m decode.Message) bool { return m.From == decode.Server }); fromServer.Len() != want || len(fromServer.Connections()) != 2 {
+		t.Errorf("%d server messages in the view, want %d", fromServer.Len(), want)
+	}
+	if want := count("2", func(m decode.Message) bool { return bytes.Contains(m.Payload, []byte("qq")) }); withQ.Len() != want || want == 0 {
+		t.Errorf("%d messages with qq in connection 2, want %d", withQ.Len(), want)
+	}
+	for i := range withQ.Len() {
+		if ref := withQ.At(i); ref.Conn != 1 || !bytes.Contains(obs.conns["2"].Messages[ref.Index].Payload, []byte("qq")) {
+			t.Fatalf("view entry %d is %+v", i, ref)
+		}
+	}
+	before := fromServer.Len()
+	conversation(tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{}), rand.New(rand.NewPCG(3, 4)), 100)
+	if err := fromServer.Update(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if fromServer.Len() <= before || len(fromServer.Connections()) != 3 {
+		t.Errorf("the view did not take in the new connection: %d then %d", before, fromServer.Len())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.NewView(-1, true, nil).Update(ctx, nil); err == nil {
+		t.Error("a cancelled update returned no error")
+	}
+}

@@ -1,0 +1,234 @@
+package session
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wstap/wstap/decode"
+)
+
+// TapOptions configure a Tap.
+type TapOptions struct {
+	// Decode bounds what each connection's decoder keeps.
+	Decode decode.Options
+	// Observe, if set, sees every event of a shown connection as it is
+	// recorded, on the goroutine that decodes it: what the decoder said,
+	// to hold what the store returns against.
+	Observe decode.Listener
+}
+
+// Tap is the one way in for every source: packet captures, live capture,
+// the proxy and imports of HAR or JSON files. It hands out connection ids,
+// makes one decoder per connection, decides which connections are shown
+// (those that carry WebSocket or HTTP; see gate.go) and records what they
+// carry in the store. It is safe for concurrent use by the goroutines of
+// several connections; each Conn is used by one goroutine at a time.
+type Tap struct {
+	store *Store
+	opts  TapOptions
+
+	mu sync.Mutex
+	// next is the last number handed out as an id; claimed are the ids
+	// imports took, which numbering skips. Only imported ids are kept,
+	// so that a capture of a million connections costs nothing here.
+	next    int
+	claimed map[string]bool
+
+	shown, messages atomic.Int64
+}
+
+// NewTap returns a tap recording into store.
+func NewTap(store *Store, opts TapOptions) *Tap {
+	return &Tap{store: store, opts: opts, claimed: map[string]bool{}}
+}
+
+// Store returns the store the tap records into.
+func (t *Tap) Store() *Store { return t.store }
+
+// Stats count what the tap showed.
+type Stats struct {
+	// Connections are the connections shown; Messages the messages they
+	// carried so far.
+	Connections, Messages int64
+}
+
+// Stats returns what the tap showed so far.
+func (t *Tap) Stats() Stats {
+	return Stats{Connections: t.shown.Load(), Messages: t.messages.Load()}
+}
+
+// NextID returns the next unused numeric id: "1", "2"... Sources that see
+// connections before they know whether to show them (a capture numbers
+// every TCP connection, as tshark does) take ids this way.
+func (t *Tap) NextID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nextID()
+}
+
+func (t *Tap) nextID() string {
+	for {
+		t.next++
+		id := strconv.Itoa(t.next)
+		if !t.claimed[id] {
+			return id
+		}
+	}
+}
+
+// ClaimID returns id if no connection has it yet, or a fresh one: an
+// imported connection keeps the id it was saved with when it can, so
+// that an export read back says the same thing.
+func (t *Tap) ClaimID(id string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == "" || t.claimed[id] {
+		return t.nextID()
+	}
+	if n, err := strconv.Atoi(id); err == nil && strconv.Itoa(n) == id && n >= 1 && n <= t.next {
+		return t.nextID() // numbering already gave it out
+	}
+	t.claimed[id] = true
+	return id
+}
+
+// ConnOptions configure a connection opened on the tap.
+type ConnOptions struct {
+	// OrderedEnd holds the connection's closed record back until
+	// Release, so that a source that decodes connections on several
+	// goroutines records their ends in its own order (the order of the
+	// capture), whichever goroutine finishes first.
+	OrderedEnd bool
+}
+
+// Conn is one decoded connection on the tap. Feed it the bytes of both
+// directions in capture order, then End it. It is not safe for concurrent
+// use.
+type Conn struct {
+	tap  *Tap
+	dec  *decode.Decoder
+	conn *decode.Connection
+	opts ConnOptions
+	gate gate
+	// id is the connection's place in the store, once shown.
+	id    ConnID
+	shown bool
+	// closed is the closed event held back for Release (OrderedEnd).
+	closed *decode.Event
+	ended  bool
+}
+
+// Open starts decoding a connection. c says what is known of it: its ID
+// (from NextID), addresses, source and when it was first seen. The tap's
+// decoder fills it from then on; the caller must not change it.
+func (t *Tap) Open(c *decode.Connection, opts ConnOptions) *Conn {
+	tc := &Conn{tap: t, conn: c, opts: opts}
+	tc.dec = decode.NewDecoder(c, t.opts.Decode, tc.listen)
+	return tc
+}
+
+// Feed gives the decoder the next bytes side sent, captured at at.
+func (c *Conn) Feed(side decode.Side, at time.Time, b []byte) {
+	if !c.gate.rejected {
+		c.dec.Feed(side, at, b)
+	}
+}
+
+// Gap tells the decoder that n bytes side sent are missing.
+func (c *Conn) Gap(side decode.Side, at time.Time, n int64) {
+	if !c.gate.rejected {
+		c.dec.Gap(side, at, n)
+	}
+}
+
+// End ends the connection at at: the decoder flushes what is incomplete,
+// and the connection is recorded as ended (with OrderedEnd, at Release).
+// It reports whether the connection was shown.
+func (c *Conn) End(at time.Time) bool {
+	if c.ended {
+		return c.shown
+	}
+	c.ended = true
+	if !c.gate.rejected {
+		c.dec.End(at)
+	}
+	c.gate = gate{rejected: c.gate.rejected}
+	return c.shown
+}
+
+// Release records the end held back by OrderedEnd.
+func (c *Conn) Release() {
+	if c.closed != nil {
+		e := *c.closed
+		c.closed = nil
+		c.record(e)
+	}
+}
+
+// Shown reports whether the connection is in the store.
+func (c *Conn) Shown() bool { return c.shown }
+
+// ID returns the connection's place in the store; valid once shown.
+func (c *Conn) ID() ConnID { return c.id }
+
+// Connection returns the decoder's connection. It changes while bytes are
+// fed; read it on the feeding goroutine only.
+func (c *Conn) Connection() *decode.Connection { return c.conn }
+
+// listen is the decoder's listener: events pass the gate, then go to the
+// store.
+func (c *Conn) listen(e decode.Event) {
+	if c.shown {
+		c.forward(e)
+		return
+	}
+	pending, ok := c.gate.pass(e)
+	if !ok {
+		return
+	}
+	c.show()
+	for _, p := range pending {
+		c.forward(p)
+	}
+	c.forward(e)
+}
+
+// show puts the connection in the store.
+func (c *Conn) show() {
+	s := c.tap.store
+	s.mu.Lock()
+	if !s.closed {
+		c.id = s.add(c.conn)
+		c.shown = true
+	}
+	s.mu.Unlock()
+	if c.shown {
+		c.tap.shown.Add(1)
+	}
+}
+
+// forward records a shown connection's event, holding the end back when
+// asked to.
+func (c *Conn) forward(e decode.Event) {
+	if !c.shown {
+		return
+	}
+	if e.Kind == decode.EventClosed && c.opts.OrderedEnd {
+		cl := e
+		c.closed = &cl
+		return
+	}
+	c.record(e)
+}
+
+func (c *Conn) record(e decode.Event) {
+	if e.Kind == decode.EventMessage {
+		c.tap.messages.Add(1)
+	}
+	if c.tap.opts.Observe != nil {
+		c.tap.opts.Observe(e)
+	}
+	c.tap.store.record(c.id, e, c.conn.State, false)
+}
