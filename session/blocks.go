@@ -27,6 +27,9 @@ const (
 type recordLog struct {
 	id   int // the log's key in the block cache
 	size int // bytes per record
+	// stream is where full blocks go in the spill file: the owner's, so
+	// that a connection's records lie near its payloads.
+	stream *spillStream
 	n    int // records appended
 	// spilled are the spill offsets of the full blocks (payLost when the
 	// spill file failed; the block then stays in kept).
@@ -112,7 +115,7 @@ func (l *recordLog) append(sp *spill, cache *blockCache, put func(b []byte)) {
 // the spill file has failed, the block stays in memory: what was decoded
 // is not lost, it only costs memory.
 func (l *recordLog) spillTail(sp *spill) {
-	off, err := sp.append(l.tail)
+	off, err := sp.append(l.stream, l.tail)
 	if err != nil {
 		if l.kept == nil {
 			l.kept = map[int][]byte{}
@@ -136,7 +139,7 @@ func (l *recordLog) seal(sp *spill) {
 	}
 	// The block is written whole-sized in spirit: the records it has are
 	// at its start; readers never look past n.
-	off, err := sp.append(l.tail)
+	off, err := sp.append(l.stream, l.tail)
 	if err != nil {
 		return // it stays in memory
 	}

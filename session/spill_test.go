@@ -8,10 +8,12 @@ import (
 	"testing"
 )
 
-// TestSpillReadBack appends payloads of every size class (small ones that
-// stay in the buffers, large ones written directly), past both buffers so
-// that most of them are read back from the file through the chunk cache,
-// and reads them back in random order, in pieces, after overwriting some.
+// TestSpillReadBack appends payloads of every size class (small ones into
+// their stream's extent, large ones written directly) from several
+// streams at once, so that extents fill, grow and are written while others
+// are being filled, and reads them back in random order after overwriting
+// some: from extents still in memory, from cached chunks and from the
+// file. It also checks that each stream's bytes lie together.
 func TestSpillReadBack(t *testing.T) {
 	sp, err := newSpill(t.TempDir())
 	if err != nil {
@@ -19,26 +21,48 @@ func TestSpillReadBack(t *testing.T) {
 	}
 	defer sp.close()
 	rng := rand.New(rand.NewPCG(1, 2))
+	streams := make([]spillStream, 7)
 	var want [][]byte
 	var offs []int64
-	for total := 0; total < 3*spillBuffer; {
-		n := rng.IntN(5000)
-		if rng.IntN(50) == 0 {
-			n = spillBuffer/4 + rng.IntN(spillBuffer/2) // written directly
+	var owner []int
+	for total := 0; total < 6*maxActiveBytes/4; {
+		n := rng.IntN(3000)
+		if rng.IntN(40) == 0 {
+			n = directPayload + rng.IntN(3*maxExtent)
 		}
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = byte(rng.Uint32())
 		}
-		off, err := sp.append(b)
+		k := rng.IntN(len(streams))
+		off, err := sp.append(&streams[k], b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(offs) > 0 && off != offs[len(offs)-1]+int64(len(want[len(want)-1])) {
-			t.Fatalf("payload %d at %d; the one before ended at %d", len(offs), off, offs[len(offs)-1]+int64(len(want[len(want)-1])))
-		}
-		want, offs = append(want, b), append(offs, off)
+		want, offs, owner = append(want, b), append(offs, off), append(owner, k)
 		total += n
+		if rng.IntN(500) == 0 {
+			if err := sp.flush(&streams[rng.IntN(len(streams))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A small payload of a stream follows the one before it in the same
+	// extent, unless that extent was full.
+	together, apart := 0, 0
+	last := map[int]int{}
+	for i := range want {
+		if j, ok := last[owner[i]]; ok && len(want[i]) > 0 && len(want[i]) < directPayload && len(want[j]) < directPayload {
+			if offs[i] == offs[j]+int64(len(want[j])) {
+				together++
+			} else {
+				apart++
+			}
+		}
+		last[owner[i]] = i
+	}
+	if together < 10*apart {
+		t.Errorf("%d payloads follow their stream's last one, %d do not", together, apart)
 	}
 	// Overwrite a piece of every tenth payload, wherever it lives now.
 	for i := 0; i < len(want); i += 10 {
@@ -52,15 +76,24 @@ func TestSpillReadBack(t *testing.T) {
 		}
 		copy(want[i][at:], patch)
 	}
-	for _, i := range rng.Perm(len(want)) {
-		got, err := sp.readAt(nil, offs[i], len(want[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want[i]) {
-			t.Fatalf("payload %d (%d bytes at %d) reads back differently", i, len(want[i]), offs[i])
+	check := func(when string) {
+		for _, i := range rng.Perm(len(want)) {
+			got, err := sp.readAt(nil, offs[i], len(want[i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want[i]) {
+				t.Fatalf("%s: payload %d (%d bytes at %d) reads back differently", when, i, len(want[i]), offs[i])
+			}
 		}
 	}
+	check("with extents in memory")
+	for i := range streams {
+		if err := sp.flush(&streams[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("all written")
 	if _, err := sp.readAt(nil, sp.size()-1, 2); err == nil {
 		t.Error("a read past the end succeeded")
 	}
@@ -75,7 +108,7 @@ func TestSpillUnlinked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.close()
-	if _, err := sp.append([]byte("payload")); err != nil {
+	if _, err := sp.append(&spillStream{}, []byte("payload")); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -92,8 +125,8 @@ func TestSpillWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.close()
-	first := bytes.Repeat([]byte("kept "), spillBuffer/5+1)
-	off, err := sp.append(first) // over a quarter of a buffer: written directly
+	first := bytes.Repeat([]byte("kept "), directPayload/5+1)
+	off, err := sp.append(&spillStream{}, first) // written directly
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +136,12 @@ func TestSpillWriteFailure(t *testing.T) {
 		t.Skipf("no /proc to reopen the spill file read-only: %v", err)
 	}
 	sp.f = ro
-	if _, err := sp.append(bytes.Repeat([]byte("x"), spillBuffer)); err == nil {
+	if _, err := sp.append(&spillStream{}, bytes.Repeat([]byte("x"), directPayload)); err == nil {
 		t.Fatal("append succeeded on a file that cannot be written")
 	} else if !bytes.Contains([]byte(err.Error()), []byte("writing the spill file")) {
 		t.Errorf("error %q does not say what failed", err)
 	}
-	if _, err := sp.append([]byte("more")); err == nil {
+	if _, err := sp.append(&spillStream{}, []byte("more")); err == nil {
 		t.Error("append succeeded after a failure")
 	}
 	got, err := sp.readAt(nil, off, len(first))

@@ -31,9 +31,11 @@ type Store struct {
 	sp    *spill
 	cache *blockCache
 	conns []*storedConn
-	// items is the log of what happened, in order (see Item).
-	items  recordLog
-	logIDs int
+	// items is the log of what happened, in order (see Item), and
+	// itemStream its stream in the spill file.
+	items      recordLog
+	itemStream spillStream
+	logIDs     int
 	// changed is closed at the next change when someone waits for one.
 	changed chan struct{}
 	waiting bool
@@ -53,6 +55,9 @@ type storedConn struct {
 	lastClose, lastReply *decode.Close
 	lastDeflate          *decode.DeflateParams
 
+	// stream is where the connection's payloads and full blocks go in the
+	// spill file.
+	stream                  spillStream
 	frames, messages, lists recordLog
 	problems                []decode.Problem
 	exchanges               []storedExchange
@@ -83,13 +88,13 @@ func NewStore(opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{})}
-	s.items = s.newLog(itemRecSize)
+	s.items = s.newLog(itemRecSize, &s.itemStream)
 	return s, nil
 }
 
-func (s *Store) newLog(size int) recordLog {
+func (s *Store) newLog(size int, stream *spillStream) recordLog {
 	s.logIDs++
-	return recordLog{id: s.logIDs, size: size}
+	return recordLog{id: s.logIDs, size: size, stream: stream}
 }
 
 // Close releases the spill file; the store cannot be read afterwards.
@@ -150,7 +155,8 @@ func (s *Store) fail(err error) {
 
 // add makes a connection and returns its id; the caller holds mu.
 func (s *Store) add(c *decode.Connection) ConnID {
-	sc := &storedConn{frames: s.newLog(frameRecSize), messages: s.newLog(messageRecSize), lists: s.newLog(listRecSize)}
+	sc := &storedConn{}
+	sc.frames, sc.messages, sc.lists = s.newLog(frameRecSize, &sc.stream), s.newLog(messageRecSize, &sc.stream), s.newLog(listRecSize, &sc.stream)
 	sc.snapshot(c, false)
 	s.conns = append(s.conns, sc)
 	return ConnID(len(s.conns) - 1)
@@ -253,6 +259,7 @@ func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported b
 		for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
 			l.seal(s.sp)
 		}
+		s.fail(s.sp.flush(&sc.stream))
 	case decode.EventHandshake:
 		sc.snapshot(e.Conn, false)
 		sc.handshakes = append(sc.handshakes, handshakeCopy{copyRequest(e.Conn.Request), copyResponse(e.Conn.Response)})
@@ -272,19 +279,19 @@ func (s *Store) recordFrame(sc *storedConn, f *decode.Frame, imported bool) {
 	if imported && f.Payload == nil && f.Message >= 0 && f.Length > 0 {
 		pay = payRef{off: payFromMessage, n: uint32(min(f.Length, 1<<32-1))}
 	} else {
-		pay.off = s.spillPayload(f.Payload)
+		pay.off = s.spillPayload(sc, f.Payload)
 	}
 	r := newFrameRec(f, pay)
 	sc.frames.append(s.sp, s.cache, r.put)
 }
 
-// spillPayload appends p to the spill file and returns its offset, or
-// payLost when the spill file failed.
-func (s *Store) spillPayload(p []byte) int64 {
+// spillPayload appends p to connection sc's stream in the spill file and
+// returns its offset, or payLost when the spill file failed.
+func (s *Store) spillPayload(sc *storedConn, p []byte) int64 {
 	if len(p) == 0 {
 		return 0
 	}
-	off, err := s.sp.append(p)
+	off, err := s.sp.append(&sc.stream, p)
 	if err != nil {
 		s.fail(err)
 		return payLost
@@ -331,7 +338,7 @@ func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 	if contiguous && total == len(m.Payload) && len(m.Payload) > 0 {
 		pay.off = next - int64(total)
 	} else {
-		pay.off = s.spillPayload(m.Payload)
+		pay.off = s.spillPayload(sc, m.Payload)
 	}
 	first, count := int32(0), int32(len(m.Frames))
 	listed := false
@@ -361,12 +368,12 @@ func (s *Store) recordExchange(sc *storedConn, x *decode.Exchange) {
 	if x.Request != nil {
 		se.req = copyRequest(x.Request)
 		se.req.Body = nil
-		se.reqBody = payRef{off: s.spillPayload(x.Request.Body), n: uint32(len(x.Request.Body))}
+		se.reqBody = payRef{off: s.spillPayload(sc, x.Request.Body), n: uint32(len(x.Request.Body))}
 	}
 	if x.Response != nil {
 		se.resp = copyResponse(x.Response)
 		se.resp.Body = nil
-		se.respBody = payRef{off: s.spillPayload(x.Response.Body), n: uint32(len(x.Response.Body))}
+		se.respBody = payRef{off: s.spillPayload(sc, x.Response.Body), n: uint32(len(x.Response.Body))}
 	}
 	sc.exchanges = append(sc.exchanges, se)
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,11 +32,14 @@ func testStore(t testing.TB) *Store {
 // observed keeps copies of every event the tap records, per connection:
 // what the decoder said, to hold the store against.
 type observed struct {
+	mu    sync.Mutex // the tap's connections decode on goroutines of their own
 	conns map[string]*Conversation
 	order []string
 }
 
 func (o *observed) listen(e decode.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.conns == nil {
 		o.conns = map[string]*Conversation{}
 	}
