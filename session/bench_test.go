@@ -20,7 +20,7 @@ func fillStore(tb testing.TB, s *Store, conns, n int) {
 	for i := range conns {
 		cs[i] = &decode.Connection{ID: string(rune('a' + i)), Source: "bench", State: decode.StateOpen}
 		s.mu.Lock()
-		ids[i] = s.add(cs[i])
+		ids[i] = s.add(cs[i], "")
 		s.mu.Unlock()
 	}
 	f := decode.Frame{Fin: true, Opcode: decode.OpText, Masked: true, MaskKey: [4]byte{1, 2, 3, 4}, HeaderLen: 6}

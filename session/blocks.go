@@ -3,6 +3,7 @@ package session
 import (
 	"container/list"
 	"fmt"
+	"sync"
 )
 
 // Records are kept in blocks of blockRecords. The block being filled is in
@@ -19,7 +20,7 @@ const (
 	// blockCacheBytes bounds the blocks read back from the spill file and
 	// kept for the next reads: a view pages through a connection, and an
 	// export reads it from start to end.
-	blockCacheBytes = 8 << 20
+	blockCacheBytes = 4 << 20
 )
 
 // recordLog is a list of fixed-size records of one kind (a connection's
@@ -30,7 +31,7 @@ type recordLog struct {
 	// stream is where full blocks go in the spill file: the owner's, so
 	// that a connection's records lie near its payloads.
 	stream *spillStream
-	n    int // records appended
+	n      int // records appended
 	// spilled are the spill offsets of the full blocks (payLost when the
 	// spill file failed; the block then stays in kept).
 	spilled []int64
@@ -45,6 +46,7 @@ type recordLog struct {
 // blockCache keeps blocks read back from the spill file, least recently
 // used first out.
 type blockCache struct {
+	mu    sync.Mutex
 	max   int
 	bytes int
 	items map[blockKey]*list.Element
@@ -63,6 +65,8 @@ func newBlockCache(max int) *blockCache {
 }
 
 func (c *blockCache) get(k blockKey) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
 		c.lru.MoveToFront(el)
 		return el.Value.(*cachedBlock).data
@@ -71,6 +75,12 @@ func (c *blockCache) get(k blockKey) []byte {
 }
 
 func (c *blockCache) put(k blockKey, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[k]; ok { // another reader put it meanwhile
+		c.lru.MoveToFront(el)
+		return
+	}
 	c.items[k] = c.lru.PushFront(&cachedBlock{key: k, data: data})
 	c.bytes += len(data)
 	for c.bytes > c.max && c.lru.Len() > 1 {
@@ -83,6 +93,8 @@ func (c *blockCache) put(k blockKey, data []byte) {
 }
 
 func (c *blockCache) drop(k blockKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
 		c.lru.Remove(el)
 		delete(c.items, k)

@@ -31,8 +31,7 @@ func (im *Importer) Event(e decode.Event) {
 			s.mu.Unlock()
 			return
 		}
-		id = s.add(e.Conn)
-		s.conns[id].meta.ID = claimed
+		id = s.add(e.Conn, claimed)
 		s.mu.Unlock()
 		im.conns[e.Conn] = id
 		t.shown.Add(1)

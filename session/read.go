@@ -23,7 +23,7 @@ type Reader struct {
 // NewReader returns a reader of s.
 func (s *Store) NewReader() *Reader { return &Reader{s: s} }
 
-// frameRec returns the record of frame i of sc; the caller holds mu.
+// frameRec returns the record of frame i of sc; the caller holds sc.mu.
 func (s *Store) frameRec(sc *storedConn, i int) (frameRec, error) {
 	var fr frameRec
 	b, err := sc.frames.record(s.sp, s.cache, i)
@@ -34,7 +34,8 @@ func (s *Store) frameRec(sc *storedConn, i int) (frameRec, error) {
 	return fr, nil
 }
 
-// messageRec returns the record of message i of sc; the caller holds mu.
+// messageRec returns the record of message i of sc; the caller holds
+// sc.mu.
 func (s *Store) messageRec(sc *storedConn, i int) (messageRec, error) {
 	var mr messageRec
 	b, err := sc.messages.record(s.sp, s.cache, i)
@@ -48,12 +49,12 @@ func (s *Store) messageRec(sc *storedConn, i int) (messageRec, error) {
 // Frame returns frame i of connection id, its payload included.
 func (r *Reader) Frame(id ConnID, i int) (*decode.Frame, error) {
 	s := r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return nil, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	fr, err := s.frameRec(sc, i)
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec) (payRef, err
 }
 
 // frameOf returns the index of the k-th frame of message record mr; the
-// caller holds mu.
+// caller holds sc.mu.
 func (s *Store) frameOf(sc *storedConn, mr *messageRec, k int) (int, error) {
 	if mr.flags&flagListed == 0 {
 		return int(mr.first) + k, nil
@@ -132,12 +133,12 @@ func (r *Reader) MessageHead(id ConnID, i int) (*decode.Message, error) {
 
 func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, error) {
 	s := r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return nil, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	mr, err := s.messageRec(sc, i)
 	if err != nil {
 		return nil, err
@@ -176,12 +177,12 @@ func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, e
 // The JSON export then leaves the frames' payloads out.
 func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
 	s := r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return false, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	mr, err := s.messageRec(sc, i)
 	if err != nil {
 		return false, err

@@ -13,6 +13,10 @@ import (
 // capture costs one write per batch, not one per line.
 const flushEvery = 100 * time.Millisecond
 
+// followBatch is how long a sink that caught up with the store waits,
+// once woken, for more to be recorded before it looks.
+const followBatch = 10 * time.Millisecond
+
 // EventSink is a sink that wants the conversation as decoder events, in
 // the order they were recorded: the dump and the NDJSON stream. Its
 // events are rebuilt from the store; what they point to is valid only
@@ -117,6 +121,15 @@ func (f *Following) run(handle func(Item) error) {
 		}
 		select {
 		case <-changed:
+			// Let more come before looking: a busy capture records
+			// thousands of items a millisecond, and waking for each would
+			// cost more than handling them.
+			pause := time.NewTimer(followBatch)
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+			}
+			pause.Stop()
 		case <-ctx.Done():
 		case <-timeout:
 			if !flush() {
@@ -199,12 +212,12 @@ func (r *eventReplay) item(it Item) error {
 
 // Problem returns problem i of connection id.
 func (s *Store) Problem(id ConnID, i int) (decode.Problem, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return decode.Problem{}, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.problems) {
 		return decode.Problem{}, fmt.Errorf("connection %s has no problem %d", sc.meta.ID, i)
 	}
@@ -221,9 +234,11 @@ type Totals struct {
 // counted (past the cap per kind) are included.
 func (s *Store) Totals() Totals {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	conns := s.conns[:len(s.conns):len(s.conns)]
+	s.mu.Unlock()
 	var t Totals
-	for _, sc := range s.conns {
+	for _, sc := range conns {
+		sc.mu.Lock()
 		t.Connections++
 		t.Messages += int64(sc.messages.n)
 		t.Problems += int64(len(sc.problems) + sc.meta.SuppressedProblems)
@@ -232,6 +247,7 @@ func (s *Store) Totals() Totals {
 				t.Errors++
 			}
 		}
+		sc.mu.Unlock()
 	}
 	return t
 }

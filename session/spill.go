@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // The spill file holds payloads and full blocks of records. Each writer (a
@@ -15,6 +16,10 @@ import (
 // long connection back (an export at its end, a view paging through it)
 // then reads its own bytes, not those of every connection that was open
 // beside it: with twenty busy connections, that is twenty times less.
+//
+// The file is written and read outside the spill's lock: decoders that
+// record and sinks that read back never wait for each other's system
+// calls, only for a copy.
 const (
 	// spillPage is the unit of reservation in the file.
 	spillPage = 4 << 10
@@ -30,13 +35,18 @@ const (
 	// maxActiveBytes bounds the memory of the extents being filled: past
 	// it, new extents stay at firstExtent, so that a capture with
 	// thousands of connections open at once does not hold 64 KiB each.
-	maxActiveBytes = 32 << 20
-	// spillChunk is what a read of written data fetches from the file at
+	maxActiveBytes = 8 << 20
+	// recentBytes bounds the extents kept in memory after they were
+	// filled: a sink that follows closely (an export of connections as
+	// they end, the dump, a live view) reads what was just recorded, and
+	// finds it here rather than in the file.
+	recentBytes = 8 << 20
+	// spillChunk is what a read of older data fetches from the file at
 	// once: exports read a connection's payloads in order, and one read
 	// serves many of them.
 	spillChunk = maxExtent
-	// spillChunks is how many such chunks are cached (16 MiB).
-	spillChunks = 256
+	// spillChunks is how many such chunks are cached (4 MiB).
+	spillChunks = 64
 )
 
 // errSpillClosed is returned by a spill that was closed.
@@ -44,34 +54,49 @@ var errSpillClosed = errors.New("the spill file is closed")
 
 // spill is the store's file. It is created in dir and unlinked at once, so
 // that it goes away with the process however the process ends; what is
-// written stays readable through the open descriptor. It is not safe for
-// concurrent use: the store serialises access.
+// written stays readable through the open descriptor. It is safe for
+// concurrent use.
 type spill struct {
 	f    *os.File
 	path string
+
+	mu sync.Mutex
 	// end is the offset of the next free page of the file.
 	end int64
-	// active maps the pages of the extents being filled (not written to
-	// the file yet) to their stream.
-	active      map[int64]*spillStream
+	// pages maps the pages of the extents held in memory (being filled,
+	// being written, or kept as recent) to them.
+	pages       map[int64]*extent
 	activeBytes int
+	// recent are the extents filled and written lately, newest first,
+	// up to recentBytes; an extent being written is not let go of.
+	recent      list.List
+	recentBytes int
+	chunks      map[int64]*list.Element
+	chunkLRU    list.List // of *spillChunkData, most recent first
 	// err is the first write error (a full disk): from then on nothing
 	// is appended, and what was written stays readable.
-	err error
+	err    error
+	closed bool
+}
 
-	chunks  map[int64]*list.Element
-	lru     list.List // of *spillChunkData, most recent first
-	scratch []byte
-	closed  bool
+// extent is a reservation of the file held in memory: the one a stream is
+// filling, or one filled lately.
+type extent struct {
+	start int64
+	// data holds the bytes (len: used, cap: reserved).
+	data []byte
+	// writing is set from when the extent is handed to the file until the
+	// write is done: until then its bytes are read from here only. dirty
+	// is set when it changed meanwhile (overwrite): it is written again.
+	writing, dirty bool
+	// recent is its place in spill.recent once filled.
+	recent *list.Element
 }
 
 // spillStream is one writer's sequence of extents. The zero value is a
 // stream that has not reserved anything yet.
 type spillStream struct {
-	// ext holds the bytes of the extent being filled (len: used, cap:
-	// reserved); start is where it begins in the file.
-	ext   []byte
-	start int64
+	cur *extent
 	// next is the size of the next extent.
 	next int
 }
@@ -93,98 +118,181 @@ func newSpill(dir string) (*spill, error) {
 		f.Close()
 		return nil, fmt.Errorf("creating the spill file: %w", err)
 	}
-	return &spill{f: f, path: f.Name(), active: map[int64]*spillStream{}, chunks: map[int64]*list.Element{}}, nil
+	return &spill{f: f, path: f.Name(), pages: map[int64]*extent{}, chunks: map[int64]*list.Element{}}, nil
 }
 
 // size is how far the file's reservations reach.
-func (s *spill) size() int64 { return s.end }
+func (s *spill) size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.end
+}
 
-// reserve takes n bytes, rounded up to whole pages, at the end of the file.
+// reserve takes n bytes, rounded up to whole pages, at the end of the
+// file; the caller holds mu.
 func (s *spill) reserve(n int) int64 {
 	off := s.end
 	s.end += int64((n + spillPage - 1) / spillPage * spillPage)
 	return off
 }
 
+// usable says why nothing can be appended, if so; the caller holds mu.
+func (s *spill) usable() error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.closed {
+		return errSpillClosed
+	}
+	return nil
+}
+
 // append adds b to stream st and returns its offset in the file. After a
 // write error it returns that error and appends nothing.
 func (s *spill) append(st *spillStream, b []byte) (int64, error) {
-	if s.err != nil {
-		return -1, s.err
-	}
-	if s.closed {
-		return -1, errSpillClosed
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return -1, err
 	}
 	if len(b) >= directPayload {
+		// Nobody reads it before append returns its offset: it is written
+		// outside the lock.
 		off := s.reserve(len(b))
-		if _, err := s.f.WriteAt(b, off); err != nil {
-			s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
-			return -1, s.err
-		}
-		s.dropChunks(off, off+int64(len(b)))
-		return off, nil
-	}
-	if cap(st.ext)-len(st.ext) < len(b) {
-		if err := s.flush(st); err != nil {
+		s.mu.Unlock()
+		if err := s.writeAt(b, off); err != nil {
 			return -1, err
 		}
+		return off, nil
+	}
+	var full *extent
+	if st.cur == nil || cap(st.cur.data)-len(st.cur.data) < len(b) {
+		full = s.retire(st)
 		size := max(st.next, firstExtent, len(b))
 		if s.activeBytes+size > maxActiveBytes {
 			size = max(firstExtent, len(b))
 		}
 		size = (size + spillPage - 1) / spillPage * spillPage
 		st.next = min(2*size, maxExtent)
-		st.start = s.reserve(size)
-		st.ext = make([]byte, 0, size)
-		for p := st.start; p < st.start+int64(size); p += spillPage {
-			s.active[p/spillPage] = st
+		e := &extent{start: s.reserve(size), data: make([]byte, 0, size)}
+		for p := e.start / spillPage; p*spillPage < e.start+int64(size); p++ {
+			s.pages[p] = e
 		}
 		s.activeBytes += size
+		st.cur = e
 	}
-	off := st.start + int64(len(st.ext))
-	st.ext = append(st.ext, b...)
+	off := st.cur.start + int64(len(st.cur.data))
+	st.cur.data = append(st.cur.data, b...)
+	s.mu.Unlock()
+	if full != nil {
+		if err := s.write(full); err != nil {
+			return -1, err
+		}
+	}
 	return off, nil
 }
 
 // flush writes the extent stream st is filling to the file and lets go of
 // it; the stream reserves a new one at its next append.
 func (s *spill) flush(st *spillStream) error {
-	if cap(st.ext) == 0 {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errSpillClosed
+	}
+	full := s.retire(st)
+	s.mu.Unlock()
+	if full == nil {
 		return nil
 	}
-	size := cap(st.ext)
-	for p := st.start; p < st.start+int64(size); p += spillPage {
-		delete(s.active, p/spillPage)
-	}
-	s.activeBytes -= size
-	used := st.ext
-	st.ext = nil
-	if len(used) == 0 {
+	return s.write(full)
+}
+
+// retire ends stream st's extent, which is to be written (returned), or
+// dropped when empty; the caller holds mu.
+func (s *spill) retire(st *spillStream) *extent {
+	e := st.cur
+	if e == nil {
 		return nil
 	}
-	if _, err := s.f.WriteAt(used, st.start); err != nil {
-		s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
+	st.cur = nil
+	s.activeBytes -= cap(e.data)
+	if len(e.data) == 0 {
+		s.forget(e)
+		return nil
+	}
+	e.writing = true
+	e.recent = s.recent.PushFront(e)
+	s.recentBytes += cap(e.data)
+	return e
+}
+
+// write writes a filled extent to the file, then keeps it among the
+// recent ones.
+func (s *spill) write(e *extent) error {
+	err := s.writeAt(e.data, e.start)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for e.dirty && err == nil {
+		e.dirty = false
+		s.mu.Unlock()
+		err = s.writeAt(e.data, e.start)
+		s.mu.Lock()
+	}
+	e.writing = false
+	// A chunk read meanwhile holds zeros where it now has data.
+	s.dropChunks(e.start, e.start+int64(len(e.data)))
+	for s.recentBytes > recentBytes {
+		el := s.recent.Back()
+		old := el.Value.(*extent)
+		if old.writing {
+			break // still being written by another goroutine: later
+		}
+		s.recent.Remove(el)
+		s.recentBytes -= cap(old.data)
+		s.forget(old)
+	}
+	return err
+}
+
+// forget unmaps e's pages; the caller holds mu.
+func (s *spill) forget(e *extent) {
+	for p := e.start / spillPage; p*spillPage < e.start+int64(cap(e.data)); p++ {
+		if s.pages[p] == e {
+			delete(s.pages, p)
+		}
+	}
+}
+
+// writeAt writes b at off, recording the first failure.
+func (s *spill) writeAt(b []byte, off int64) error {
+	if _, err := s.f.WriteAt(b, off); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.err == nil {
+			s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
+		}
 		return s.err
 	}
-	// A chunk read while this extent was still in memory holds zeros
-	// where it now has data.
-	s.dropChunks(st.start, st.start+int64(len(used)))
 	return nil
 }
 
-// dropChunks forgets the cached chunks that overlap [from, to).
+// dropChunks forgets the cached chunks that overlap [from, to); the
+// caller holds mu.
 func (s *spill) dropChunks(from, to int64) {
 	for idx := from / spillChunk; idx*spillChunk < to; idx++ {
 		if el, ok := s.chunks[idx]; ok {
-			s.lru.Remove(el)
+			s.chunkLRU.Remove(el)
 			delete(s.chunks, idx)
 		}
 	}
 }
 
-// readAt appends the n bytes at off to dst: from the extent being filled
-// when they are still in memory, from the file otherwise.
+// readAt appends the n bytes at off to dst: from an extent in memory, a
+// cached chunk, or the file.
 func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return dst, errSpillClosed
 	}
@@ -193,16 +301,23 @@ func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 	}
 	for n > 0 {
 		var piece []byte
-		if st := s.active[off/spillPage]; st != nil {
-			at := int(off - st.start)
-			if at > len(st.ext) {
+		if e := s.pages[off/spillPage]; e != nil {
+			at := off - e.start
+			if at >= int64(len(e.data)) {
 				return dst, fmt.Errorf("reading %d bytes at %d of the spill file: not written yet", n, off)
 			}
-			piece = st.ext[at:]
+			piece = e.data[at:]
+		} else if el, ok := s.chunks[off/spillChunk]; ok {
+			s.chunkLRU.MoveToFront(el)
+			c := el.Value.(*spillChunkData)
+			piece = c.data[off-c.index*spillChunk:]
 		} else {
 			var err error
-			if piece, err = s.fileAt(off); err != nil {
+			if piece, err = s.fetch(off); err != nil {
 				return dst, err
+			}
+			if s.closed {
+				return dst, errSpillClosed
 			}
 		}
 		if len(piece) == 0 {
@@ -216,65 +331,72 @@ func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 	return dst, nil
 }
 
-// fileAt returns the bytes of the file from off to the end of its chunk,
-// through the chunk cache. A chunk that reaches into an extent still in
-// memory is read without being cached, only up to that extent.
-func (s *spill) fileAt(off int64) ([]byte, error) {
+// fetch reads the chunk holding off from the file, with mu released for
+// the system call, and returns the bytes from off to the end of the chunk
+// (or of what was written before the next page held in memory). A whole
+// chunk is cached; the caller holds mu.
+func (s *spill) fetch(off int64) ([]byte, error) {
 	idx := off / spillChunk
 	start := idx * spillChunk
-	if el, ok := s.chunks[idx]; ok {
-		s.lru.MoveToFront(el)
-		return el.Value.(*spillChunkData).data[off-start:], nil
-	}
 	end := min(start+spillChunk, s.end)
-	for p := off / spillPage * spillPage; p < end; p += spillPage {
-		if s.active[p/spillPage] != nil {
-			end = p
+	for p := off / spillPage; p*spillPage < end; p++ {
+		if s.pages[p] != nil {
+			end = p * spillPage
 			break
 		}
 	}
-	cache := end == start+spillChunk
+	whole := end == start+spillChunk
 	var buf []byte
-	switch {
-	case cache && len(s.chunks) >= spillChunks:
-		el := s.lru.Back()
+	if whole && len(s.chunks) >= spillChunks {
+		el := s.chunkLRU.Back()
 		old := el.Value.(*spillChunkData)
-		s.lru.Remove(el)
+		s.chunkLRU.Remove(el)
 		delete(s.chunks, old.index)
 		buf = old.data[:spillChunk]
-	case cache:
-		buf = make([]byte, spillChunk)
-	default:
-		if cap(s.scratch) < spillChunk {
-			s.scratch = make([]byte, spillChunk)
-		}
-		buf = s.scratch[:end-start]
+	} else {
+		buf = make([]byte, end-start)
 	}
-	if _, err := s.f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+	s.mu.Unlock()
+	_, err := s.f.ReadAt(buf, start)
+	s.mu.Lock()
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading the spill file %s: %w", s.path, err)
 	}
-	if cache {
-		s.chunks[idx] = s.lru.PushFront(&spillChunkData{index: idx, data: buf})
+	if whole {
+		if el, ok := s.chunks[idx]; ok {
+			// Another reader fetched it meanwhile.
+			return el.Value.(*spillChunkData).data[off-start:], nil
+		}
+		s.chunks[idx] = s.chunkLRU.PushFront(&spillChunkData{index: idx, data: buf})
 	}
 	return buf[off-start:], nil
 }
 
 // overwrite replaces the len(b) bytes at off, which were appended before:
-// in the extent being filled, or in the file and a cached chunk.
+// in an extent held in memory, or in the file and a cached chunk. It is
+// rare (a record patched after its block was written), so the write is
+// made under the lock.
 func (s *spill) overwrite(off int64, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return errSpillClosed
 	}
 	for len(b) > 0 {
-		if st := s.active[off/spillPage]; st != nil {
-			n := copy(st.ext[off-st.start:], b)
-			off, b = off+int64(n), b[n:]
-			continue
-		}
-		// Up to the next page that is in memory, or the end.
+		e := s.pages[off/spillPage]
+		// The bytes of this page that go to the file (all of them when
+		// the page is not in memory, or is being or was written).
 		n := min(len(b), int(spillPage-off%spillPage))
-		for n < len(b) && s.active[(off+int64(n))/spillPage] == nil {
-			n = min(len(b), n+spillPage)
+		if e != nil {
+			n = min(len(b), int(e.start+int64(cap(e.data))-off))
+			copy(e.data[off-e.start:min(int64(len(e.data)), off-e.start+int64(n))], b[:n])
+			if e.recent == nil || e.writing {
+				// Being filled, or being written: written (again) with
+				// the extent.
+				e.dirty = e.writing
+				off, b = off+int64(n), b[n:]
+				continue
+			}
 		}
 		if _, err := s.f.WriteAt(b[:n], off); err != nil {
 			s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
@@ -288,10 +410,12 @@ func (s *spill) overwrite(off int64, b []byte) error {
 
 // close releases the file (already unlinked).
 func (s *spill) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	s.active, s.chunks = nil, nil
+	s.pages, s.chunks = nil, nil
 	return s.f.Close()
 }

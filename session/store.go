@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wstap/wstap/decode"
 )
@@ -25,7 +26,12 @@ type StoreOptions struct {
 // exchanges in memory, its frames and messages as compact records in
 // blocks, and payloads and full blocks in the spill file. It is safe for
 // concurrent use: the tap records from the goroutines that decode, while
-// sinks and views read.
+// sinks and views read. Each connection has a lock of its own, so that
+// decoders recording different connections, and a sink reading one that
+// ended, do not wait for each other; mu guards what is shared (the list of
+// connections, the log, the first failure). mu is never held while a
+// connection's lock is taken; a connection's lock may be held while mu,
+// the spill file's or the block cache's lock is taken.
 type Store struct {
 	mu    sync.Mutex
 	sp    *spill
@@ -38,15 +44,19 @@ type Store struct {
 	logIDs     int
 	// changed is closed at the next change when someone waits for one.
 	changed chan struct{}
-	waiting bool
+	// waiting is set when someone waits on changed: recording a frame
+	// then takes mu to wake them, and otherwise does not.
+	waiting atomic.Bool
 	closed  bool
 	// err is the first spill failure, reported once; recording goes on
 	// in memory.
 	err error
 }
 
-// storedConn is what the store keeps of one connection.
+// storedConn is what the store keeps of one connection. mu guards all of
+// it.
 type storedConn struct {
+	mu   sync.Mutex
 	meta decode.Connection
 	// last are the decoder's objects the meta's copies were made from:
 	// a changed pointer means a new handshake or close to copy.
@@ -133,30 +143,39 @@ func (s *Store) Len() int {
 func (s *Store) Changed() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.waiting = true
+	s.waiting.Store(true)
 	return s.changed
 }
 
 // notify wakes the waiters; the caller holds mu.
 func (s *Store) notify() {
-	if s.waiting && !s.closed {
+	if s.waiting.Load() && !s.closed {
 		close(s.changed)
 		s.changed = make(chan struct{})
-		s.waiting = false
+		s.waiting.Store(false)
 	}
 }
 
-// fail records a spill failure; the caller holds mu.
+// fail records a spill failure.
 func (s *Store) fail(err error) {
-	if s.err == nil && err != nil {
+	if err == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
 		s.err = err
 	}
 }
 
-// add makes a connection and returns its id; the caller holds mu.
-func (s *Store) add(c *decode.Connection) ConnID {
+// add makes a connection and returns its id; the caller holds mu. id, if
+// not "", is the connection's ID instead of c's (an import's, made unique).
+func (s *Store) add(c *decode.Connection, id string) ConnID {
 	sc := &storedConn{}
 	sc.frames, sc.messages, sc.lists = s.newLog(frameRecSize, &sc.stream), s.newLog(messageRecSize, &sc.stream), s.newLog(listRecSize, &sc.stream)
+	if id != "" {
+		sc.meta.ID = id
+	}
 	sc.snapshot(c, false)
 	s.conns = append(s.conns, sc)
 	return ConnID(len(s.conns) - 1)
@@ -231,18 +250,20 @@ func copyClose(c *decode.Close) *decode.Close {
 // frames may come without the payload their message repeats (see
 // payFromMessage).
 func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	sc, err := s.conn(id)
+	if err != nil {
 		return
 	}
-	sc := s.conns[id]
+	sc.mu.Lock()
 	switch e.Kind {
 	case decode.EventFrame:
 		s.recordFrame(sc, e.Frame, imported)
 		sc.meta.LastSeen, sc.meta.Bytes = e.Conn.LastSeen, e.Conn.Bytes
-		s.notify()
-		return // frames are not in the log: views read them by range
+		sc.mu.Unlock()
+		// Frames are not in the log, and wake nobody: views read them by
+		// range when something else woke them (a message completes a
+		// frame's message, and follows soon).
+		return
 	case decode.EventMessage:
 		s.recordMessage(sc, e.Index, e.Message)
 		if e.Message.Opcode == decode.OpClose {
@@ -267,8 +288,13 @@ func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported b
 	default: // opened
 		sc.snapshot(e.Conn, false)
 	}
-	s.logItem(Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state})
-	s.notify()
+	sc.mu.Unlock()
+	s.mu.Lock()
+	if !s.closed {
+		s.logItem(Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state})
+		s.notify()
+	}
+	s.mu.Unlock()
 }
 
 // recordFrame appends a frame record; its retained payload goes to the
@@ -442,8 +468,10 @@ func (s *Store) WaitItems(ctx context.Context, n int) int {
 	}
 }
 
-// conn returns the stored connection id; the caller holds mu.
+// conn returns the stored connection id. The caller locks it to use it.
 func (s *Store) conn(id ConnID) (*storedConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errSpillClosed
 	}
@@ -464,12 +492,12 @@ type Info struct {
 // Info returns a copy of connection id's metadata. The counts are those
 // of the frames, messages, problems and exchanges stored.
 func (s *Store) Info(id ConnID) (Info, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return Info{}, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	info := Info{Connection: sc.meta, Ended: sc.ended}
 	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
 	info.ProblemCount, info.ExchangeCount = len(sc.problems), len(sc.exchanges)
@@ -483,9 +511,12 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.conns[id]
+	sc, err := s.conn(id)
+	if err != nil {
+		return info, err
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i >= 0 && i < len(sc.handshakes) {
 		info.Request, info.Response = sc.handshakes[i].req, sc.handshakes[i].resp
 	}
@@ -494,24 +525,24 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 
 // Problems returns a copy of connection id's problems.
 func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return nil, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	return slices.Clone(sc.problems), nil
 }
 
 // Exchange returns a copy of plain exchange i of connection id, bodies
 // included.
 func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sc, err := s.conn(id)
 	if err != nil {
 		return decode.Exchange{}, err
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.exchanges) {
 		return decode.Exchange{}, fmt.Errorf("connection %s has no exchange %d", sc.meta.ID, i)
 	}
@@ -532,8 +563,8 @@ func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
 	return x, nil
 }
 
-// payload appends the bytes of ref to dst; the caller holds mu. A payload
-// the spill file lost is empty.
+// payload appends the bytes of ref to dst. A payload the spill file lost
+// is empty.
 func (s *Store) payload(dst []byte, ref payRef) ([]byte, error) {
 	if ref.n == 0 || ref.off == payLost {
 		if dst == nil && ref.n == 0 && ref.off != payLost {

@@ -200,7 +200,7 @@ func (c *Conn) show() {
 	s := c.tap.store
 	s.mu.Lock()
 	if !s.closed {
-		c.id = s.add(c.conn)
+		c.id = s.add(c.conn, "")
 		c.shown = true
 	}
 	s.mu.Unlock()

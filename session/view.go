@@ -57,10 +57,7 @@ func (s *Store) NewView(only ConnID, payloads bool, match Match) *View {
 // what was examined, and the next Update carries on from there.
 func (v *View) Update(ctx context.Context, progress func(examined int)) error {
 	s := v.store
-	var m decode.Message
-	var mr messageRec
-	var payload []byte
-	var frames []int
+	var b viewBatchState
 	examined := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -71,53 +68,26 @@ func (v *View) Update(ctx context.Context, progress func(examined int)) error {
 			s.mu.Unlock()
 			return errSpillClosed
 		}
-		for len(v.seen) < len(s.conns) {
+		conns := s.conns[:len(s.conns):len(s.conns)]
+		s.mu.Unlock()
+		for len(v.seen) < len(conns) {
 			v.seen = append(v.seen, 0)
 			v.matched = append(v.matched, false)
 		}
 		n := 0
-		for id := range s.conns {
+		for id, sc := range conns {
 			if v.only >= 0 && ConnID(id) != v.only {
 				continue
 			}
-			sc := s.conns[id]
-			for ; v.seen[id] < sc.messages.n && n < viewBatch; v.seen[id]++ {
-				i := v.seen[id]
-				b, err := sc.messages.record(s.sp, s.cache, i)
-				if err != nil {
-					s.mu.Unlock()
-					return err
-				}
-				mr.get(b)
-				mr.message(&m)
-				frames = frames[:0]
-				for k := range int(mr.count) {
-					fi, err := s.frameOf(sc, &mr, k)
-					if err != nil {
-						s.mu.Unlock()
-						return err
-					}
-					frames = append(frames, fi)
-				}
-				m.Frames = frames
-				if v.payloads {
-					if payload, err = s.payload(payload[:0], mr.pay); err != nil {
-						s.mu.Unlock()
-						return err
-					}
-					m.Payload = payload
-				}
-				n++
-				if v.match == nil || v.match(&sc.meta, &m) {
-					v.refs = append(v.refs, MessageRef{Conn: ConnID(id), Index: int32(i)})
-					v.matched[id] = true
-				}
+			k, err := v.examine(ConnID(id), sc, viewBatch-n, &b)
+			n += k
+			if err != nil {
+				return err
 			}
 			if n >= viewBatch {
 				break
 			}
 		}
-		s.mu.Unlock()
 		examined += n
 		if progress != nil {
 			progress(examined)
@@ -126,6 +96,51 @@ func (v *View) Update(ctx context.Context, progress func(examined int)) error {
 			return nil
 		}
 	}
+}
+
+// viewBatchState holds the buffers Update reuses from message to message.
+type viewBatchState struct {
+	m       decode.Message
+	payload []byte
+	frames  []int
+}
+
+// examine looks at up to limit messages of connection sc not examined
+// yet, under its lock, and returns how many it looked at.
+func (v *View) examine(id ConnID, sc *storedConn, limit int, b *viewBatchState) (int, error) {
+	s := v.store
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	n := 0
+	for ; v.seen[id] < sc.messages.n && n < limit; v.seen[id]++ {
+		i := v.seen[id]
+		mr, err := s.messageRec(sc, i)
+		if err != nil {
+			return n, err
+		}
+		mr.message(&b.m)
+		b.frames = b.frames[:0]
+		for k := range int(mr.count) {
+			fi, err := s.frameOf(sc, &mr, k)
+			if err != nil {
+				return n, err
+			}
+			b.frames = append(b.frames, fi)
+		}
+		b.m.Frames = b.frames
+		if v.payloads {
+			if b.payload, err = s.payload(b.payload[:0], mr.pay); err != nil {
+				return n, err
+			}
+			b.m.Payload = b.payload
+		}
+		n++
+		if v.match == nil || v.match(&sc.meta, &b.m) {
+			v.refs = append(v.refs, MessageRef{Conn: id, Index: int32(i)})
+			v.matched[id] = true
+		}
+	}
+	return n, nil
 }
 
 // Len returns how many messages the view selected.
