@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -363,5 +364,91 @@ func TestWorkersMatchInline(t *testing.T) {
 				t.Errorf("%s: stats %+v with workers, %+v inline", name, st, inline.stats)
 			}
 		}
+	}
+}
+
+// TestStoreMatchesDecoder: for every sample, what the store returns for
+// each connection is what its decoder emitted: every frame, message and
+// payload, every problem and exchange, and the handshake.
+func TestStoreMatchesDecoder(t *testing.T) {
+	for _, name := range sampleNames(t) {
+		t.Run(name, func(t *testing.T) {
+			emitted := map[string]*session.Conversation{}
+			st, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			observe := func(e decode.Event) {
+				c := emitted[e.Conn.ID]
+				if c == nil {
+					c = &session.Conversation{}
+					emitted[e.Conn.ID] = c
+				}
+				switch e.Kind {
+				case decode.EventFrame:
+					f := *e.Frame
+					f.Payload = bytes.Clone(f.Payload)
+					c.Frames = append(c.Frames, f)
+				case decode.EventMessage:
+					m := *e.Message
+					m.Payload, m.Frames = bytes.Clone(m.Payload), slices.Clone(m.Frames)
+					if m.Close != nil {
+						cl := *m.Close
+						m.Close = &cl
+					}
+					for _, fi := range m.Frames {
+						c.Frames[fi].Message = e.Index
+					}
+					c.Messages = append(c.Messages, m)
+				case decode.EventProblem:
+					c.Problems = append(c.Problems, *e.Problem)
+				case decode.EventExchange:
+					c.Exchanges = append(c.Exchanges, decode.Exchange{Request: e.Exchange.Request, Response: e.Exchange.Response})
+				}
+				c.Connection = *e.Conn
+			}
+			res := decodeCapture(t, name, readSample(t, name), Options{Tap: session.NewTap(st, session.TapOptions{Observe: observe})})
+			if res.err != nil || len(res.conns) == 0 {
+				t.Fatalf("%v, %d connections", res.err, len(res.conns))
+			}
+			for _, got := range res.conns {
+				want := emitted[got.ID]
+				if want == nil {
+					t.Fatalf("connection %s was not observed", got.ID)
+				}
+				if len(got.Frames) != len(want.Frames) || len(got.Messages) != len(want.Messages) || !reflect.DeepEqual(got.Problems, want.Problems) {
+					t.Fatalf("connection %s: %d frames, %d messages, problems %v stored; %d, %d, %v emitted", got.ID,
+						len(got.Frames), len(got.Messages), got.Problems, len(want.Frames), len(want.Messages), want.Problems)
+				}
+				for i := range want.Frames {
+					a, b := want.Frames[i], got.Frames[i]
+					if !bytes.Equal(a.Payload, b.Payload) {
+						t.Fatalf("connection %s frame %d: payload differs", got.ID, i)
+					}
+					a.Payload, b.Payload = nil, nil
+					if !reflect.DeepEqual(a, b) {
+						t.Fatalf("connection %s frame %d:\n emitted %+v\n stored  %+v", got.ID, i, a, b)
+					}
+				}
+				for i := range want.Messages {
+					a, b := want.Messages[i], got.Messages[i]
+					if !bytes.Equal(a.Payload, b.Payload) {
+						t.Fatalf("connection %s message %d: payload differs", got.ID, i)
+					}
+					a.Payload, b.Payload = nil, nil
+					if !reflect.DeepEqual(a, b) {
+						t.Fatalf("connection %s message %d:\n emitted %+v\n stored  %+v", got.ID, i, a, b)
+					}
+				}
+				if len(got.Exchanges) != len(want.Exchanges) {
+					t.Fatalf("connection %s: %d exchanges stored, %d emitted", got.ID, len(got.Exchanges), len(want.Exchanges))
+				}
+				if !reflect.DeepEqual(got.Request, want.Request) || !reflect.DeepEqual(got.Response, want.Response) ||
+					got.State != want.State || !reflect.DeepEqual(got.Close, want.Close) || got.Bytes != want.Bytes {
+					t.Fatalf("connection %s: metadata differs:\n stored  %+v\n emitted %+v", got.ID, got.Connection, want.Connection)
+				}
+			}
+		})
 	}
 }
