@@ -73,6 +73,10 @@ type spill struct {
 	recentBytes int
 	chunks      map[int64]*list.Element
 	chunkLRU    list.List // of *spillChunkData, most recent first
+	// writes counts the writes to the file that finished: a chunk read
+	// while one finished may hold what was there before, and is not
+	// cached.
+	writes uint64
 	// err is the first write error (a full disk): from then on nothing
 	// is appended, and what was written stays readable.
 	err    error
@@ -156,11 +160,21 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		return -1, err
 	}
 	if len(b) >= directPayload {
-		// Nobody reads it before append returns its offset: it is written
-		// outside the lock.
+		// Nobody reads it before append returns its offset, so it is
+		// written outside the lock; meanwhile its pages are marked, so
+		// that a read of a neighbour does not cache a chunk that holds
+		// them before they were written.
 		off := s.reserve(len(b))
+		pending := &extent{start: off, writing: true}
+		s.mark(pending, len(b))
 		s.mu.Unlock()
-		if err := s.writeAt(b, off); err != nil {
+		err := s.writeAt(b, off)
+		s.mu.Lock()
+		s.writes++
+		s.unmark(pending, len(b))
+		s.dropChunks(off, off+int64(len(b)))
+		s.mu.Unlock()
+		if err != nil {
 			return -1, err
 		}
 		return off, nil
@@ -175,9 +189,7 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		size = (size + spillPage - 1) / spillPage * spillPage
 		st.next = min(2*size, maxExtent)
 		e := &extent{start: s.reserve(size), data: make([]byte, 0, size)}
-		for p := e.start / spillPage; p*spillPage < e.start+int64(size); p++ {
-			s.pages[p] = e
-		}
+		s.mark(e, size)
 		s.activeBytes += size
 		st.cur = e
 	}
@@ -233,6 +245,7 @@ func (s *spill) write(e *extent) error {
 	err := s.writeAt(e.data, e.start)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writes++
 	for e.dirty && err == nil {
 		e.dirty = false
 		s.mu.Unlock()
@@ -256,8 +269,20 @@ func (s *spill) write(e *extent) error {
 }
 
 // forget unmaps e's pages; the caller holds mu.
-func (s *spill) forget(e *extent) {
-	for p := e.start / spillPage; p*spillPage < e.start+int64(cap(e.data)); p++ {
+func (s *spill) forget(e *extent) { s.unmark(e, cap(e.data)) }
+
+// mark maps the pages of the n bytes from e.start to e; the caller holds
+// mu.
+func (s *spill) mark(e *extent, n int) {
+	for p := e.start / spillPage; p*spillPage < e.start+int64(n); p++ {
+		s.pages[p] = e
+	}
+}
+
+// unmark unmaps the pages of the n bytes from e.start that map to e; the
+// caller holds mu.
+func (s *spill) unmark(e *extent, n int) {
+	for p := e.start / spillPage; p*spillPage < e.start+int64(n); p++ {
 		if s.pages[p] == e {
 			delete(s.pages, p)
 		}
@@ -345,7 +370,12 @@ func (s *spill) fetch(off int64) ([]byte, error) {
 			break
 		}
 	}
+	// A chunk is cached only when none of it is held in memory (being
+	// filled or written): the file does not have those bytes yet.
 	whole := end == start+spillChunk
+	for p := start / spillPage; whole && p < off/spillPage; p++ {
+		whole = s.pages[p] == nil
+	}
 	var buf []byte
 	if whole && len(s.chunks) >= spillChunks {
 		el := s.chunkLRU.Back()
@@ -356,13 +386,14 @@ func (s *spill) fetch(off int64) ([]byte, error) {
 	} else {
 		buf = make([]byte, end-start)
 	}
+	writes := s.writes
 	s.mu.Unlock()
 	_, err := s.f.ReadAt(buf, start)
 	s.mu.Lock()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading the spill file %s: %w", s.path, err)
 	}
-	if whole {
+	if whole && s.writes == writes {
 		if el, ok := s.chunks[idx]; ok {
 			// Another reader fetched it meanwhile.
 			return el.Value.(*spillChunkData).data[off-start:], nil
@@ -387,7 +418,7 @@ func (s *spill) overwrite(off int64, b []byte) error {
 		// The bytes of this page that go to the file (all of them when
 		// the page is not in memory, or is being or was written).
 		n := min(len(b), int(spillPage-off%spillPage))
-		if e != nil {
+		if e != nil && e.data != nil {
 			n = min(len(b), int(e.start+int64(cap(e.data))-off))
 			copy(e.data[off-e.start:min(int64(len(e.data)), off-e.start+int64(n))], b[:n])
 			if e.recent == nil || e.writing {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -147,5 +148,93 @@ func TestSpillWriteFailure(t *testing.T) {
 	got, err := sp.readAt(nil, off, len(first))
 	if err != nil || !bytes.Equal(got, first) {
 		t.Fatalf("what was written before the failure: %v", err)
+	}
+}
+
+// TestSpillConcurrent: decoders append to streams of their own, small
+// payloads and direct ones, while readers read back what was appended
+// before, from every place it can be (an extent being filled or written,
+// a recent one, a cached chunk, the file). Every read gives the bytes
+// appended.
+func TestSpillConcurrent(t *testing.T) {
+	sp, err := newSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	type written struct {
+		off  int64
+		data []byte
+	}
+	var mu sync.Mutex
+	var done []written
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			var st spillStream
+			for i := range 3000 {
+				n := 1 + rng.IntN(2000)
+				if i%50 == 0 {
+					n = directPayload + rng.IntN(maxExtent)
+				}
+				b := bytes.Repeat([]byte{byte(w*16 + i%16)}, n)
+				off, err := sp.append(&st, b)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				done = append(done, written{off, b})
+				mu.Unlock()
+			}
+			if err := sp.flush(&st); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 2))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				if len(done) == 0 {
+					mu.Unlock()
+					continue
+				}
+				// Mostly the latest: their neighbours in the file are
+				// being written.
+				i := rng.IntN(len(done))
+				if rng.IntN(4) > 0 {
+					i = max(0, len(done)-1-rng.IntN(16))
+				}
+				w := done[i]
+				mu.Unlock()
+				got, err := sp.readAt(nil, w.off, len(w.data))
+				if err != nil || !bytes.Equal(got, w.data) {
+					t.Errorf("%d bytes at %d read back wrong: %v", len(w.data), w.off, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	for _, w := range done {
+		if got, err := sp.readAt(nil, w.off, len(w.data)); err != nil || !bytes.Equal(got, w.data) {
+			t.Fatalf("%d bytes at %d read back wrong at the end: %v", len(w.data), w.off, err)
+		}
 	}
 }
