@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wstap/wstap/internal/testpeer"
 )
 
 // wstapBinary is the real wstap command, built once per test run by
@@ -75,16 +77,9 @@ func runBinary(t *testing.T, stdin io.Reader, args ...string) binRun {
 // lines counts the lines of s.
 func lines(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n") + 1 }
 
-// requirePeer skips the test when program is not installed, unless
-// WSTAP_REQUIRE_PEERS=1 asks for it to fail instead (as CI does).
-func requirePeer(t *testing.T, program string) string {
+// requirePeer skips the test when program is not installed, or fails it
+// in CI (testpeer.Require).
+func requirePeer(t testing.TB, program string) string {
 	t.Helper()
-	path, err := exec.LookPath(program)
-	if err != nil {
-		if os.Getenv("WSTAP_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is required (WSTAP_REQUIRE_PEERS=1) but not installed: %v", program, err)
-		}
-		t.Skipf("%s is not installed", program)
-	}
-	return path
+	return testpeer.Require(t, program)
 }

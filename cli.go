@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -125,6 +126,7 @@ and every frame and message, and shows problems where they happen.`,
 		a.captureCommand(),
 		a.proxyCommand(),
 		a.demoCommand(),
+		a.caCommand(),
 		a.versionCommand(),
 	)
 	// Unknown commands get cobra's suggestions ("did you mean read?").
@@ -142,6 +144,9 @@ type job struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr io.Writer
+	// mu serializes the messages on stderr and the status: a proxy's
+	// connections report from goroutines of their own.
+	mu     sync.Mutex
 	status int
 	// outs are the run's outputs once openOutputs created them.
 	outs  *outputs
@@ -224,24 +229,33 @@ func (j *job) discardOutputs() {
 
 // errorf reports a failure and makes the run exit with status 1.
 func (j *job) errorf(format string, args ...any) {
-	fmt.Fprintf(j.stderr, "%s: %s\n", j.name, fmt.Sprintf(format, args...))
+	j.say("%s: %s\n", j.name, fmt.Sprintf(format, args...))
 	j.fail(exitFailed)
 }
 
 // warnf reports something the user should know that does not fail the run.
 func (j *job) warnf(format string, args ...any) {
-	fmt.Fprintf(j.stderr, "%s: warning: %s\n", j.name, fmt.Sprintf(format, args...))
+	j.say("%s: warning: %s\n", j.name, fmt.Sprintf(format, args...))
 }
 
 // infof says what the command is doing, on stderr so that stdout stays
 // the data.
 func (j *job) infof(format string, args ...any) {
-	fmt.Fprintf(j.stderr, "%s: %s\n", j.name, fmt.Sprintf(format, args...))
+	j.say("%s: %s\n", j.name, fmt.Sprintf(format, args...))
+}
+
+// say writes a line on stderr.
+func (j *job) say(format string, args ...any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	fmt.Fprintf(j.stderr, format, args...)
 }
 
 // fail raises the exit status to status: a failure (1) is not hidden by a
 // later, milder outcome.
 func (j *job) fail(status int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.status == exitOK || status == exitFailed {
 		j.status = status
 	}

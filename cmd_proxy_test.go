@@ -65,7 +65,7 @@ func TestProxyCommandSignal(t *testing.T) {
 	var rest bytes.Buffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		listening := regexp.MustCompile(`listening on (\S+),`)
+		listening := regexp.MustCompile(`listening on wss?://(\S+),`)
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
@@ -206,10 +206,16 @@ func TestProxyCommandUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"proxy"}, "give the server with --upstream"},
-		{[]string{"proxy", "--upstream", "wss://example.com"}, "TLS upstreams are not supported yet"},
 		{[]string{"proxy", "--upstream", "ftp://example.com"}, `unknown scheme "ftp"`},
 		{[]string{"proxy", "--upstream", "nohostport"}, "want ws://HOST:PORT"},
+		{[]string{"proxy", "--listen-tls"}, "--listen-tls is for the reverse proxy"},
+		{[]string{"proxy", "--rewrite-host"}, "--rewrite-host is for the reverse proxy"},
+		{[]string{"proxy", "--upstream", "ws://a:1", "--passthrough", "x"}, "--passthrough is for the forward proxy"},
+		{[]string{"proxy", "--insecure-upstream", "--upstream-ca", "x.pem"}, "not both"},
+		{[]string{"proxy", "--max-conns", "0"}, "--max-conns 0"},
+		{[]string{"proxy", "--handshake-timeout", "0s"}, "--handshake-timeout"},
+		{[]string{"proxy", "--listen", "8080"}, "want HOST:PORT"},
+		{[]string{"proxy", "extra"}, "takes no arguments"},
 	} {
 		code, _, errOut := cmdRun(t, nil, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -217,13 +223,15 @@ func TestProxyCommandUsage(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"ws://127.0.0.1:9000/x": "127.0.0.1:9000",
-		"http://localhost":      "localhost:80",
-		"ws://[::1]:81":         "[::1]:81",
-		"127.0.0.1:7":           "127.0.0.1:7",
+		"ws://127.0.0.1:9000/x":   "ws://127.0.0.1:9000/x",
+		"WSS://example.com":       "wss://example.com",
+		"http://localhost":        "http://localhost",
+		"[::1]:81":                "ws://[::1]:81",
+		"127.0.0.1:7":             "ws://127.0.0.1:7",
+		"https://example.com:444": "https://example.com:444",
 	} {
-		if got, err := upstreamAddr(in); err != nil || got != want {
-			t.Errorf("upstreamAddr(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := upstreamURL(in); err != nil || got.String() != want {
+			t.Errorf("upstreamURL(%q) = %v, %v; want %q", in, got, err, want)
 		}
 	}
 }
@@ -244,8 +252,19 @@ func TestDemoOnce(t *testing.T) {
 		t.Fatalf("%d connections, want 1", len(e.Connections))
 	}
 	c := e.Connections[0]
-	if !strings.HasSuffix(c.URL, "/echo") || !strings.Contains(c.Extensions, "permessage-deflate") {
-		t.Errorf("url %q, extensions %q", c.URL, c.Extensions)
+	// Through the forward proxy's CONNECT tunnel, with TLS intercepted.
+	if !strings.HasPrefix(c.URL, "wss://localhost:") || !strings.HasSuffix(c.URL, "/echo") || !strings.Contains(c.Extensions, "permessage-deflate") {
+		t.Errorf("url %q, extensions %q; want wss://localhost:PORT/echo with permessage-deflate", c.URL, c.Extensions)
+	}
+	var pushes []string
+	for _, m := range c.Messages {
+		if m.From == "server" && m.Text != nil && strings.Contains(*m.Text, `"type":"`) && !strings.Contains(*m.Text, "chat") {
+			pushes = append(pushes, *m.Text)
+		}
+	}
+	wantPushes := []string{`{"type":"welcome","server":"wstap demo"}`, `{"type":"push","seq":1}`, `{"type":"push","seq":2}`, `{"type":"push","seq":3}`}
+	if strings.Join(pushes, " ") != strings.Join(wantPushes, " ") {
+		t.Errorf("server pushes %q, want %q", pushes, wantPushes)
 	}
 	var client []string
 	fragmented, compressed := false, false
@@ -262,7 +281,7 @@ func TestDemoOnce(t *testing.T) {
 		fragmented = fragmented || len(m.Frames) > 1
 		compressed = compressed || m.Compressed
 	}
-	want := []string{"hello through wstap", "base64:AAECf4D+/w==", `{"type":"chat","text":"ünïcödé ✓"}`, demoFragmented, b64("are you there?"), "still here", b64("\x03\xe8demo done")}
+	want := []string{"hello through wstap", "base64:AAECf4D+/w==", `{"type":"chat","text":"ünïcödé ✓"}`, demoFragmented, "subscribe", b64("are you there?"), "still here", b64("\x03\xe8demo done")}
 	if strings.Join(client, "\n") != strings.Join(want, "\n") {
 		t.Errorf("client messages:\n%q\nwant\n%q", client, want)
 	}

@@ -9,11 +9,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wstap/wstap/internal/testpeer"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
@@ -25,18 +26,11 @@ import (
 // samplesDir holds the captures made from real peers (see samples/README.md).
 const samplesDir = "../samples"
 
-// requirePeer skips the test when program is not installed, unless
-// WSTAP_REQUIRE_PEERS=1 asks for it to fail instead (as CI does).
+// requirePeer skips the test when program is not installed, or fails it
+// in CI (testpeer.Require).
 func requirePeer(t testing.TB, program string) string {
 	t.Helper()
-	path, err := exec.LookPath(program)
-	if err != nil {
-		if os.Getenv("WSTAP_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is required (WSTAP_REQUIRE_PEERS=1) but not installed: %v", program, err)
-		}
-		t.Skipf("%s is not installed", program)
-	}
-	return path
+	return testpeer.Require(t, program)
 }
 
 // sampleNames lists the sample captures.

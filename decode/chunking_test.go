@@ -243,7 +243,7 @@ func mergeSteps(s *script) *script {
 	out := &script{pos: s.pos}
 	for _, st := range s.steps {
 		n := len(out.steps)
-		if n > 0 && st.gap == 0 && out.steps[n-1].gap == 0 && out.steps[n-1].side == st.side {
+		if n > 0 && st.gap == 0 && st.note == nil && out.steps[n-1].gap == 0 && out.steps[n-1].note == nil && out.steps[n-1].side == st.side {
 			out.steps[n-1].b = append(append([]byte(nil), out.steps[n-1].b...), st.b...)
 			continue
 		}

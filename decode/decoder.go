@@ -194,6 +194,18 @@ func (d *Decoder) End(t time.Time) {
 	d.emit(Event{Kind: EventClosed, Conn: d.conn})
 }
 
+// Note records a problem the source of the bytes found outside them (a
+// proxy whose upstream refused, a side that reset the connection), in its
+// place among the events: after what was fed before it. p.Time must be
+// set; a location it lacks must be -1.
+func (d *Decoder) Note(p Problem) {
+	if d.ended {
+		return
+	}
+	d.touch(p.Time)
+	d.problem(p)
+}
+
 func (d *Decoder) touch(t time.Time) {
 	if !d.opened {
 		d.opened = true

@@ -38,6 +38,14 @@ const (
 	KindHixieFraming           Kind = "hixie-framing"            // bad hixie-75/76 frame type byte
 )
 
+// What the source of the bytes saw that is not in them: a proxy knows
+// who reset a connection and why an upstream could not be reached, which a
+// capture of the bytes alone cannot tell. Recorded through Decoder.Note.
+const (
+	KindUpstreamFailed  Kind = "upstream-failed"  // the proxy could not reach or talk to the server
+	KindConnectionReset Kind = "connection-reset" // a side reset the connection (TCP RST) or vanished
+)
+
 // Handshake violations (RFC 6455 4).
 const (
 	KindHandshakeMissing      Kind = "handshake-missing"       // capture started after the Upgrade

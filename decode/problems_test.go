@@ -718,6 +718,28 @@ func problemCases() []problemCase {
 					t.Errorf("cut hixie frame %+v", m)
 				}
 			}},
+		// What the source saw (Decoder.Note).
+		{name: "upstream failed", kind: KindUpstreamFailed, sev: Warning,
+			build: func(s *script) loc {
+				s.client(upgradeRequest(upgradeHeaders()))
+				step := s.next()
+				s.note(Server, KindUpstreamFailed, "dial tcp 127.0.0.1:1: connection refused")
+				s.server([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\ndown"))
+				return noLoc(Server, step)
+			},
+			check: func(t *testing.T, c *recorded) {
+				if c.Response == nil || c.Response.Status != 502 {
+					t.Errorf("the 502 answer was not decoded: %+v", c.Response)
+				}
+			}},
+		{name: "connection reset", kind: KindConnectionReset, sev: Warning, after: "after",
+			build: func(s *script) loc {
+				s.handshake()
+				s.server(sf(OpText, "after"))
+				step := s.next()
+				s.note(Client, KindConnectionReset, "the client reset the connection")
+				return noLoc(Client, step)
+			}},
 		{name: "hixie length too large", kind: KindHixieFraming, sev: Error, after: "after", afterEarlier: true,
 			build: func(s *script) loc {
 				s.client(hixie76Request())

@@ -31,6 +31,7 @@ type step struct {
 	side Side
 	b    []byte
 	gap  int64
+	note *Problem
 }
 
 // script is a conversation as a capture saw it, in capture order. pos
@@ -60,6 +61,12 @@ func (s *script) gap(side Side, n int64) int64 {
 	s.steps = append(s.steps, step{side: side, gap: n})
 	s.pos[side] += n
 	return at
+}
+
+// note appends a problem the source reports (Decoder.Note) from side.
+func (s *script) note(side Side, kind Kind, msg string) {
+	s.steps = append(s.steps, step{side: side, note: &Problem{
+		Severity: Warning, Kind: kind, From: side, Message: msg, Frame: -1, MessageIndex: -1, Offset: -1}})
 }
 
 // splitter cuts the bytes of one step into the chunks fed to the decoder.
@@ -121,6 +128,12 @@ func decodeScript(s *script, opts Options, split splitter, end bool) result {
 		t := stepTime(i)
 		if st.gap > 0 {
 			d.Gap(st.side, t, st.gap)
+			continue
+		}
+		if st.note != nil {
+			p := *st.note
+			p.Time = t
+			d.Note(p)
 			continue
 		}
 		for _, chunk := range split(st.b) {

@@ -143,6 +143,14 @@ func (c *Conn) Gap(side decode.Side, at time.Time, n int64) {
 	}
 }
 
+// Note records a problem the source found outside the bytes, such as a
+// proxy's upstream that could not be reached (decode.Decoder.Note).
+func (c *Conn) Note(p decode.Problem) {
+	if !c.gate.rejected {
+		c.dec.Note(p)
+	}
+}
+
 // End ends the connection at at: the decoder flushes what is incomplete,
 // and the connection is recorded as ended (with OrderedEnd, at Release).
 // It reports whether the connection was shown.

@@ -6,25 +6,19 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/wstap/wstap/internal/testpeer"
 
 	"github.com/wstap/wstap/capture/synth"
 )
 
-// requirePeer skips the test when program is not installed, unless
-// WSTAP_REQUIRE_PEERS=1 asks for it to fail instead (as CI does).
+// requirePeer skips the test when program is not installed, or fails it
+// in CI (testpeer.Require).
 func requirePeer(t testing.TB, program string) string {
 	t.Helper()
-	path, err := exec.LookPath(program)
-	if err != nil {
-		if os.Getenv("WSTAP_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is required (WSTAP_REQUIRE_PEERS=1) but not installed: %v", program, err)
-		}
-		t.Skipf("%s is not installed", program)
-	}
-	return path
+	return testpeer.Require(t, program)
 }
 
 // RFC 6455 opcodes (5.2).

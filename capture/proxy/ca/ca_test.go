@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,20 +20,15 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wstap/wstap/internal/testpeer"
 )
 
-// requirePeer skips the test when program is not installed, unless
-// WSTAP_REQUIRE_PEERS=1 asks for it to fail instead (as CI does).
+// requirePeer skips the test when program is not installed, or fails it
+// in CI (testpeer.Require).
 func requirePeer(t testing.TB, program string) string {
 	t.Helper()
-	path, err := exec.LookPath(program)
-	if err != nil {
-		if os.Getenv("WSTAP_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is required (WSTAP_REQUIRE_PEERS=1) but not installed: %v", program, err)
-		}
-		t.Skipf("%s is not installed", program)
-	}
-	return path
+	return testpeer.Require(t, program)
 }
 
 // newDir returns a directory for a CA that does not exist yet, inside a
