@@ -48,6 +48,19 @@ func (s *Store) messageRec(sc *storedConn, i int) (messageRec, error) {
 
 // Frame returns frame i of connection id, its payload included.
 func (r *Reader) Frame(id ConnID, i int) (*decode.Frame, error) {
+	return r.readFrame(id, i, -1)
+}
+
+// FramePrefix returns frame i of connection id with at most n bytes of
+// its payload (none when n is 0): a list of frames shows none, and a view
+// of one shows what fits on a screen, not 64 MiB.
+func (r *Reader) FramePrefix(id ConnID, i, n int) (*decode.Frame, error) {
+	return r.readFrame(id, i, max(n, 0))
+}
+
+// readFrame reads frame i with at most limit bytes of its payload (all of
+// it when limit is negative).
+func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 	s := r.s
 	sc, err := s.conn(id)
 	if err != nil {
@@ -66,7 +79,7 @@ func (r *Reader) Frame(id ConnID, i int) (*decode.Frame, error) {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
-	if r.payload, err = s.payload(r.payload[:0], pay); err != nil {
+	if r.payload, err = s.payload(r.payload[:0], cut(pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 	}
 	r.frame.Payload = r.payload
@@ -121,17 +134,27 @@ func (s *Store) frameOf(sc *storedConn, mr *messageRec, k int) (int, error) {
 // Message returns message i of connection id, with its payload, the list
 // of its frames and, for a close message, its Close.
 func (r *Reader) Message(id ConnID, i int) (*decode.Message, error) {
-	return r.readMessage(id, i, true)
+	return r.readMessage(id, i, -1)
 }
 
 // MessageHead returns message i of connection id without reading its
 // payload (Payload is nil; Size says how big it is): what a list of
 // messages shows.
 func (r *Reader) MessageHead(id ConnID, i int) (*decode.Message, error) {
-	return r.readMessage(id, i, false)
+	return r.readMessage(id, i, 0)
 }
 
-func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, error) {
+// MessagePrefix returns message i of connection id with at most n bytes
+// of its payload: a one-line preview reads a few dozen bytes of a message
+// that may hold megabytes. A close message's Close is parsed from those
+// bytes.
+func (r *Reader) MessagePrefix(id ConnID, i, n int) (*decode.Message, error) {
+	return r.readMessage(id, i, max(n, 1))
+}
+
+// readMessage reads message i with at most limit bytes of its payload
+// (none when limit is 0, all of it when it is negative).
+func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	s := r.s
 	sc, err := s.conn(id)
 	if err != nil {
@@ -153,10 +176,10 @@ func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, e
 		r.frames = append(r.frames, fi)
 	}
 	r.message.Frames = r.frames
-	if !payload {
+	if limit == 0 {
 		return &r.message, nil
 	}
-	if r.payload, err = s.payload(r.payload[:0], mr.pay); err != nil {
+	if r.payload, err = s.payload(r.payload[:0], cut(mr.pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 	}
 	r.message.Payload = r.payload
@@ -169,6 +192,15 @@ func (r *Reader) readMessage(id ConnID, i int, payload bool) (*decode.Message, e
 		r.message.Close = &r.close
 	}
 	return &r.message, nil
+}
+
+// cut returns ref shortened to at most limit bytes; a negative limit
+// leaves it whole.
+func cut(ref payRef, limit int) payRef {
+	if limit >= 0 && int64(ref.n) > int64(limit) {
+		ref.n = uint32(limit)
+	}
+	return ref
 }
 
 // Derivable reports whether the frames of message i of connection id

@@ -266,6 +266,19 @@ func TestStoreRandomAccess(t *testing.T) {
 		if !bytes.Equal(f.Payload, want.Frames[fi].Payload) || f.Message != want.Frames[fi].Message {
 			t.Fatalf("frame %d differs", fi)
 		}
+		// Prefixes: at most n bytes, the first n of the payload; 0 is
+		// none for a frame.
+		n := rng.IntN(100)
+		p, err := r.MessagePrefix(0, i, n)
+		wantP := want.Messages[i].Payload[:min(max(n, 1), len(want.Messages[i].Payload))]
+		if err != nil || !bytes.Equal(p.Payload, wantP) || p.Size != want.Messages[i].Size {
+			t.Fatalf("prefix %d of message %d: %q, want %q (%v)", n, i, p.Payload, wantP, err)
+		}
+		fp, err := r.FramePrefix(0, fi, n)
+		wantP = want.Frames[fi].Payload[:min(n, len(want.Frames[fi].Payload))]
+		if err != nil || !bytes.Equal(fp.Payload, wantP) || fp.Length != want.Frames[fi].Length {
+			t.Fatalf("prefix %d of frame %d: %q, want %q (%v)", n, fi, fp.Payload, wantP, err)
+		}
 	}
 }
 
