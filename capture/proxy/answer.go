@@ -49,11 +49,11 @@ func (c *clientConn) badGateway(client net.Conn, request []byte, tlsIn bool, tar
 		Frame: -1, MessageIndex: -1, Offset: -1,
 		Message: fmt.Sprintf("the proxy could not reach %s: %v", target, err),
 	}})
+	p.warn("%s: cannot reach %s: %v (answered 502)", client.RemoteAddr(), target, err)
 	resp := response("502 Bad Gateway", fmt.Sprintf("wstap: cannot reach %s: %v\n", target, err))
 	client.SetWriteDeadline(time.Now().Add(answerTimeout))
 	feedWriter{client, f, decode.Server}.Write(resp)
 	f.close()
-	p.warn("%s: cannot reach %s: %v (answered 502)", client.RemoteAddr(), target, err)
 }
 
 // buffered returns what r holds, unread: a request head that was waited
