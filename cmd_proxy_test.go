@@ -12,7 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -303,4 +306,125 @@ func TestDemoOnce(t *testing.T) {
 	if len(c.Problems) != 0 {
 		t.Errorf("problems in the demo: %+v", c.Problems)
 	}
+}
+
+// TestProxyFDLimit runs the proxy with a limit of 256 file descriptors and
+// sends it 300 clients that trickle half a request: it runs out of
+// descriptors, waits that out with a warning instead of exiting, closes
+// the tricklers at the handshake timeout, and then serves a normal client.
+func TestProxyFDLimit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the descriptor limit is set with the shell's ulimit on Linux")
+	}
+	upstream := proxyTestUpstream(t)
+	jsonPath := filepath.Join(t.TempDir(), "s.json")
+	// The hard limit too: Go raises the soft limit to the hard one at
+	// start.
+	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, wstapBinary, "proxy", "--listen", "127.0.0.1:0",
+		"--upstream", "ws://"+upstream, "--handshake-timeout", "1s", "--json", jsonPath)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	addr := ""
+	listening := regexp.MustCompile(`listening on ws://(\S+),`)
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the proxy did not say where it listens: %s", stderr.String())
+		}
+	}
+
+	const tricklers = 300
+	var wg sync.WaitGroup
+	var dialFailed atomic.Int32
+	for range tricklers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				dialFailed.Add(1)
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			io.WriteString(c, "GET /slow HTTP/1.1\r\nHo")
+			// Read until the proxy closes; a byte now and then.
+			go func() {
+				for range 60 {
+					time.Sleep(200 * time.Millisecond)
+					if _, err := c.Write([]byte("s")); err != nil {
+						return
+					}
+				}
+			}()
+			io.Copy(io.Discard, c)
+		}()
+	}
+	wg.Wait()
+	if n := dialFailed.Load(); n != 0 {
+		t.Errorf("%d trickling clients could not connect at all", n)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the proxy exited under the descriptor limit: %v\n%s", err, stderr.String())
+	default:
+	}
+	if !strings.Contains(stderr.String(), "too many open files") {
+		t.Errorf("no warning about the descriptors; stderr:\n%s", stderr.String())
+	}
+
+	// A normal client afterwards.
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/after", nil)
+	if err != nil {
+		t.Fatalf("a client after the tricklers: %v\n%s", err, stderr.String())
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.WriteMessage(websocket.TextMessage, []byte("still serving"))
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != "still serving" {
+		t.Fatalf("echo after the tricklers: %q, %v", got, err)
+	}
+	c.Close()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Fatalf("wstap proxy after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("wstap proxy did not exit within 10 s of SIGTERM")
+	}
+	e := loadExport(t, jsonPath)
+	if len(e.Connections) != 1 || !strings.HasSuffix(e.Connections[0].URL, "/after") {
+		t.Errorf("%d connections recorded, want the normal client's only", len(e.Connections))
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's writes and the
+// test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
