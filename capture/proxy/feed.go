@@ -207,6 +207,9 @@ func (f *feeder) run() {
 		// The buffers are kept for the next batch unless a burst grew
 		// them far: an idle connection that once lagged by a megabyte
 		// need not hold it.
+		// (The spares handed out at the start of this batch are being
+		// filled now: they are replaced either way.)
+		f.spareQueue, f.spareArena = nil, nil
 		if cap(arena) <= maxConnLag/4 {
 			f.spareQueue, f.spareArena = queue, arena
 		}

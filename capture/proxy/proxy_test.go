@@ -387,3 +387,52 @@ func TestRewriteHost(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinedLargeMessages keeps many 64 KiB messages in flight, so that
+// the decoder lags the relay by more than a batch: what is recorded is
+// still exactly what was relayed (a batch's buffer must never be reused
+// while it is decoded).
+func TestPipelinedLargeMessages(t *testing.T) {
+	up := startUpstream(t, false)
+	tp := startProxy(t, Options{Upstream: mustURL(t, up.wsURL(""))})
+	c, _, err := (&websocket.Dialer{WriteBufferSize: 64 << 10}).Dial("ws://"+tp.addr+"/big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 400
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8), 0xa5}, (64<<10)/3)
+	}
+	go func() {
+		for _, m := range msgs {
+			if c.WriteMessage(websocket.BinaryMessage, m) != nil {
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range n {
+		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, msgs[i]) {
+			t.Fatalf("echo %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	c.Close()
+	conn := tp.ended(t, 1)[0]
+	var count [2]int
+	for _, m := range conn.Messages {
+		if m.Opcode != decode.OpBinary {
+			continue
+		}
+		if i := count[m.From]; i >= n || !bytes.Equal(m.Payload, msgs[i]) {
+			t.Fatalf("%s message %d recorded wrong (%d bytes)", m.From, i, len(m.Payload))
+		}
+		count[m.From]++
+	}
+	if count[0] != n || count[1] != n {
+		t.Errorf("recorded %v messages, want %d each way", count, n)
+	}
+	for _, p := range conn.Problems {
+		t.Errorf("problem: %s %s", p.Kind, p.Message)
+	}
+}
