@@ -215,7 +215,7 @@ func reset(c *net.TCPConn) {
 func TestVanishing(t *testing.T) {
 	t.Run("server resets mid-frame", func(t *testing.T) {
 		addr := rawUpstream(t, func(c *net.TCPConn, br *bufio.Reader) {
-			c.Write([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // a whole frame
+			c.Write([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'})   // a whole frame
 			c.Write([]byte{0x81, 0x7e, 0x01, 0x00, 'c', 'u', 't'}) // 256 announced, 3 sent
 			time.Sleep(100 * time.Millisecond)
 			reset(c)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/netip"
 	"sync"
 	"time"
@@ -74,32 +75,35 @@ func (l *lag) give(f *feeder, n int) {
 // feeder takes copies of what one relayed connection carries to its
 // decoder on the tap, on a goroutine of its own, and to the pcapng file
 // (--write). Relays push, the decoder drains everything queued at each
-// wake-up: few wake-ups under load, and the buffers are reused.
+// wake-up: few wake-ups under load. The copies are packed into buffers of
+// the proxy's pool, which go back to it once decoded: a busy connection
+// does not allocate per read, and an idle one holds no buffer at all.
 type feeder struct {
-	tc   *session.Conn
-	pcap *synth.Stream
-	lag  *lag
+	tc      *session.Conn
+	pcap    *synth.Stream
+	lag     *lag
+	buffers *sync.Pool
 	// queued is what waits for the decoder; guarded by lag.mu.
 	queued int
 
 	mu     sync.Mutex
 	queue  []chunk
-	arena  []byte
+	cur    *[]byte // the buffer being packed, handed over with the queue
 	closed bool
-	// spare are the buffers the decoder gave back.
-	spareQueue []chunk
-	spareArena []byte
+	// spare is the queue the decoder gave back, for the next batch.
+	spare []chunk
 
 	wake chan struct{}
 	done chan struct{}
 }
 
-// chunk is one step of the connection: bytes (at arena[off:off+n]), a FIN,
-// a RST, or a problem the relay found.
+// chunk is one step of the connection: bytes (data, in buf when buf is a
+// buffer of the pool), a FIN, a RST, or a problem the relay found.
 type chunk struct {
 	side    decode.Side
 	t       time.Time
-	off, n  int
+	data    []byte
+	buf     *[]byte
 	fin     bool
 	reset   bool
 	problem *decode.Problem
@@ -112,7 +116,7 @@ type chunk struct {
 func (p *Proxy) newFeeder(client, server string, tlsIn bool) *feeder {
 	at := now()
 	conn := &decode.Connection{ID: p.opts.Tap.NextID(), Client: client, Server: server, Source: "proxy", TLS: tlsIn, Opened: at}
-	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if p.opts.Pcap != nil {
 		c, errc := netip.ParseAddrPort(client)
 		s, errs := netip.ParseAddrPort(server)
@@ -135,8 +139,22 @@ func (f *feeder) push(side decode.Side, t time.Time, b []byte) {
 	}
 	f.lag.take(f, len(b))
 	f.mu.Lock()
-	f.queue = append(f.queue, chunk{side: side, t: t, off: len(f.arena), n: len(b)})
-	f.arena = append(f.arena, b...)
+	c := chunk{side: side, t: t}
+	switch {
+	case len(b) > relayBuffer:
+		// Bigger than a read (a head or body the HTTP layer writes at
+		// once): a copy of its own.
+		c.data = bytes.Clone(b)
+	default:
+		if f.cur == nil || cap(*f.cur)-len(*f.cur) < len(b) {
+			f.cur = f.buffers.Get().(*[]byte)
+			*f.cur = (*f.cur)[:0]
+		}
+		start := len(*f.cur)
+		*f.cur = append(*f.cur, b...)
+		c.data, c.buf = (*f.cur)[start:], f.cur
+	}
+	f.queue = append(f.queue, c)
 	f.mu.Unlock()
 	f.signal()
 }
@@ -178,10 +196,15 @@ func (f *feeder) run() {
 	last := time.Time{}
 	for range f.wake {
 		f.mu.Lock()
-		queue, arena, closed := f.queue, f.arena, f.closed
-		f.queue, f.arena = f.spareQueue[:0], f.spareArena[:0]
+		queue, closed := f.queue, f.closed
+		// The buffers of the queue are the decoder's now: the next push
+		// starts a new one.
+		f.queue, f.cur, f.spare = f.spare[:0], nil, nil
 		f.mu.Unlock()
-		for _, c := range queue {
+		decoded := 0
+		var done *[]byte
+		for i := range queue {
+			c := &queue[i]
 			last = c.t
 			switch {
 			case c.problem != nil:
@@ -195,24 +218,28 @@ func (f *feeder) run() {
 					f.pcap.Reset(c.side == decode.Client, c.t)
 				}
 			default:
-				b := arena[c.off : c.off+c.n]
-				f.tc.Feed(c.side, c.t, b)
+				f.tc.Feed(c.side, c.t, c.data)
 				if f.pcap != nil {
-					f.pcap.Write(c.side == decode.Client, c.t, b)
+					f.pcap.Write(c.side == decode.Client, c.t, c.data)
 				}
+				decoded += len(c.data)
 			}
+			// A buffer's chunks are consecutive (events may lie between
+			// them): it is given back once the decoder moved past it.
+			if c.buf != nil && c.buf != done {
+				if done != nil {
+					f.buffers.Put(done)
+				}
+				done = c.buf
+			}
+			*c = chunk{}
 		}
-		f.lag.give(f, len(arena))
+		if done != nil {
+			f.buffers.Put(done)
+		}
+		f.lag.give(f, decoded)
 		f.mu.Lock()
-		// The buffers are kept for the next batch unless a burst grew
-		// them far: an idle connection that once lagged by a megabyte
-		// need not hold it.
-		// (The spares handed out at the start of this batch are being
-		// filled now: they are replaced either way.)
-		f.spareQueue, f.spareArena = nil, nil
-		if cap(arena) <= maxConnLag/4 {
-			f.spareQueue, f.spareArena = queue, arena
-		}
+		f.spare = queue
 		empty := len(f.queue) == 0
 		f.mu.Unlock()
 		if closed && empty {
