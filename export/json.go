@@ -139,7 +139,9 @@ func writeConnJSON(e *jw, src session.ConnSource, r Redaction) error {
 	o.key("frames")
 	lastMsg, lastDerivable := -1, false // a message's frames are often together
 	writeList(e, in, c.FrameCount, func(i int) {
-		f, ferr := src.Frame(i)
+		// The head first: the payload is read only when the frame's
+		// cannot be derived from its message's.
+		f, ferr := src.FrameHead(i)
 		if err = cmp.Or(err, ferr); ferr != nil {
 			e.raw("null")
 			return
@@ -150,7 +152,15 @@ func writeConnJSON(e *jw, src session.ConnSource, r Redaction) error {
 			lastDerivable, derr = src.Derivable(f.Message)
 			err = cmp.Or(err, derr)
 		}
-		writeFrameJSON(e, f, !(f.Message == lastMsg && lastDerivable))
+		payload := !(f.Message == lastMsg && lastDerivable)
+		if payload {
+			if f, ferr = src.Frame(i); ferr != nil {
+				err = cmp.Or(err, ferr)
+				e.raw("null")
+				return
+			}
+		}
+		writeFrameJSON(e, f, payload)
 	})
 	o.key("messages")
 	writeList(e, in, c.MessageCount, func(i int) {

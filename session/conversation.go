@@ -97,6 +97,10 @@ type ConnSource interface {
 	// messages, problems and exchanges there are.
 	Meta() *decode.Connection
 	Frame(i int) (*decode.Frame, error)
+	// FrameHead is frame i without its payload when that costs a read
+	// (it may be there anyway): most frames' payloads are their
+	// message's, which the JSON export writes once.
+	FrameHead(i int) (*decode.Frame, error)
 	Message(i int) (*decode.Message, error)
 	// Derivable reports whether message i's frames carry exactly its
 	// payload (see Reader.Derivable).
@@ -124,6 +128,7 @@ type storeSource struct {
 
 func (v *storeSource) Meta() *decode.Connection               { return &v.meta }
 func (v *storeSource) Frame(i int) (*decode.Frame, error)     { return v.r.Frame(v.id, i) }
+func (v *storeSource) FrameHead(i int) (*decode.Frame, error) { return v.r.FramePrefix(v.id, i, 0) }
 func (v *storeSource) Message(i int) (*decode.Message, error) { return v.r.Message(v.id, i) }
 func (v *storeSource) Derivable(i int) (bool, error)          { return v.r.Derivable(v.id, i) }
 func (v *storeSource) Problem(i int) (decode.Problem, error)  { return v.s.Problem(v.id, i) }
@@ -146,6 +151,8 @@ func (c *Conversation) Frame(i int) (*decode.Frame, error) {
 	}
 	return &c.Frames[i], nil
 }
+
+func (c *Conversation) FrameHead(i int) (*decode.Frame, error) { return c.Frame(i) }
 
 func (c *Conversation) Message(i int) (*decode.Message, error) {
 	if i < 0 || i >= len(c.Messages) {

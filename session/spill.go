@@ -44,9 +44,9 @@ const (
 	// spillChunk is what a read of older data fetches from the file at
 	// once: exports read a connection's payloads in order, and one read
 	// serves many of them.
-	spillChunk = maxExtent
+	spillChunk = 16 << 10
 	// spillChunks is how many such chunks are cached (4 MiB).
-	spillChunks = 64
+	spillChunks = 256
 )
 
 // errSpillClosed is returned by a spill that was closed.
