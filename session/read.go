@@ -219,23 +219,5 @@ func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if mr.flags&flagCompressed != 0 && mr.flags&flagRaw == 0 {
-		return false, nil
-	}
-	var total int64
-	for k := range int(mr.count) {
-		fi, err := s.frameOf(sc, &mr, k)
-		if err != nil {
-			return false, err
-		}
-		fr, err := s.frameRec(sc, fi)
-		if err != nil {
-			return false, err
-		}
-		if fr.pay.off == payLost || uint64(fr.pay.n) != fr.length {
-			return false, nil
-		}
-		total += int64(fr.pay.n)
-	}
-	return total == int64(mr.pay.n), nil
+	return mr.flags&flagDerivable != 0, nil
 }

@@ -65,6 +65,7 @@ const (
 	flagRaw        = 1 << 5
 	flagTextValid  = 1 << 6
 	flagListed     = 1 << 7
+	flagDerivable  = 1 << 15 // messages: see Reader.Derivable
 	// The opcode takes bits 8-11, RSV bits 12-14.
 	opcodeShift = 8
 	rsvShift    = 12

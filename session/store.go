@@ -333,15 +333,22 @@ func (s *Store) spillPayload(sc *storedConn, p []byte) int64 {
 func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 	var fr frameRec
 	contiguous := !m.Compressed || m.Raw
+	// derivable: the frames carry the message's payload whole (see
+	// Reader.Derivable), decided here where the frames' records are at
+	// hand rather than by every reader.
+	derivable := contiguous
 	next := int64(-1)
 	total := 0
 	for _, fi := range m.Frames {
 		b, err := sc.frames.record(s.sp, s.cache, fi)
 		if err != nil {
-			contiguous = false
+			contiguous, derivable = false, false
 			continue
 		}
 		fr.get(b)
+		if fr.pay.off == payLost || uint64(fr.pay.n) != fr.length {
+			derivable = false
+		}
 		if int(fr.message) != idx {
 			fr.message = int32(idx)
 			s.fail(sc.frames.update(s.sp, s.cache, fi, fr.put))
@@ -384,6 +391,9 @@ func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 		}
 	}
 	r := newMessageRec(m, pay, first, count, listed)
+	if derivable && total == len(m.Payload) {
+		r.flags |= flagDerivable
+	}
 	sc.messages.append(s.sp, s.cache, r.put)
 }
 
