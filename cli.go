@@ -151,6 +151,13 @@ type job struct {
 	// outs are the run's outputs once openOutputs created them.
 	outs  *outputs
 	flags *outputFlags
+	// stop ends the command as a signal would (the user quit the UI).
+	stop context.CancelFunc
+	// ui is the terminal UI, when it opened; uiTitle says what it shows
+	// and protect are the files its exports must not replace.
+	ui      *uiRun
+	uiTitle string
+	protect []inputFile
 }
 
 // runJob runs body as the job of cmd and turns its result into the exit
@@ -167,16 +174,25 @@ func (a *app) runJob(cmd *cobra.Command, body func(j *job) error) error {
 		// default action of the signal does.
 		context.AfterFunc(ctx, stop)
 	}
-	j := &job{a: a, name: cmd.CommandPath(), ctx: ctx, stdout: a.stdout, stderr: a.stderr}
+	ctx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
+	j := &job{a: a, name: cmd.CommandPath(), ctx: ctx, stop: stopJob, stdout: a.stdout, stderr: a.stderr}
 	err := body(j)
 	var ue usageError
 	if errors.As(err, &ue) {
+		if j.ui != nil {
+			stopJob()
+			j.finishUI()
+		}
 		j.discardOutputs()
 		return err
 	}
 	if err != nil {
 		j.errorf("%v", err)
 	}
+	// With the UI, the run goes on until the user quits it: what was
+	// read stays there to be looked at.
+	j.finishUI()
 	j.closeOutputs()
 	if j.status != exitOK {
 		return statusError{j.status}
@@ -193,6 +209,15 @@ func (j *job) openOutputs(flags *outputFlags) (*outputs, error) {
 		return nil, err
 	}
 	j.outs, j.flags = outs, flags
+	if flags.tui {
+		if err := j.startUI(outs, flags.options()); err != nil {
+			// No terminal to draw on after all: the dump, as before
+			// the UI existed.
+			j.warnf("cannot open the terminal UI (%v); printing the conversation instead", err)
+			flags.tui = false
+			outs.followDump(j.stdout, flags)
+		}
+	}
 	return outs, nil
 }
 
@@ -215,7 +240,9 @@ func (j *job) closeOutputs() {
 			}
 		}
 	}
-	j.infof("%s", summary(j.outs.Stats()))
+	// The summary is said even after the user quit the UI, which keeps
+	// the other notes quiet.
+	j.say("%s: %s\n", j.name, summary(j.outs.Stats()))
 	j.outs = nil
 }
 
@@ -239,16 +266,32 @@ func (j *job) warnf(format string, args ...any) {
 }
 
 // infof says what the command is doing, on stderr so that stdout stays
-// the data.
+// the data. Once the user quit the UI, what the command says about
+// stopping is not news, and is not said.
 func (j *job) infof(format string, args ...any) {
+	if u := j.uiNow(); u != nil && u.userQuit() {
+		return
+	}
 	j.say("%s: %s\n", j.name, fmt.Sprintf(format, args...))
 }
 
-// say writes a line on stderr.
+// say writes a line on stderr; while the UI covers the terminal, the line
+// is shown in its status line and printed when it closes.
 func (j *job) say(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if u := j.uiNow(); u != nil && u.hold(line) {
+		return
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	fmt.Fprintf(j.stderr, format, args...)
+	fmt.Fprint(j.stderr, line)
+}
+
+// uiNow returns the UI, or nil.
+func (j *job) uiNow() *uiRun {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.ui
 }
 
 // fail raises the exit status to status: a failure (1) is not hidden by a

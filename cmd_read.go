@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/wstap/wstap/capture"
@@ -30,7 +31,9 @@ a file that is none of these is refused at once, and the run fails (exit
 1) without writing any output. Ctrl-C stops reading and writes what was
 decoded until then (exit 130).
 
-Without an output flag the conversation is printed as with --dump.`,
+Without an output flag, on a terminal, the terminal UI opens (press ? in
+it for its keys); --dump prints the conversation instead, one line per
+message.`,
 		Example: `  wstap read capture.pcapng
   wstap read capture.pcapng --har bug.har --redact
   tcpdump -i lo -U -w - port 8080 | wstap read -
@@ -76,9 +79,11 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 	if err := out.settle(j.stdout); err != nil {
 		return err
 	}
-	if err := out.check(statInputs(files, j.a.stdin)); err != nil {
+	inputs := statInputs(files, j.a.stdin)
+	if err := out.check(inputs); err != nil {
 		return err
 	}
+	j.uiTitle, j.protect = "read "+strings.Join(files, " "), inputs
 	// Every input is opened and recognised before anything is decoded, so
 	// that a wrong file fails the run before any output exists. Files are
 	// closed again until their turn (a run over thousands of files must
@@ -105,7 +110,9 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 		return err
 	}
 	r := &reader{j: j, outs: outs, filter: filter, streams: out.streams()}
-	r.progress = wantProgress(j.stdout, j.stderr, out)
+	// The UI shows what is read as it comes; a progress line would
+	// scribble over it.
+	r.progress = wantProgress(j.stdout, j.stderr, out) && !out.tui
 	for _, name := range files {
 		if j.interrupted() {
 			break

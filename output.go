@@ -120,9 +120,7 @@ func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
 		nd = export.NewNDJSONWriter(f, opts)
 	}
 	if o.dump {
-		d := export.NewDumper(stdout, opts)
-		d.SetColor(o.colorOn(stdout))
-		out.following = append(out.following, &following{f: store.FollowEvents(d), what: "the dump"})
+		out.followDump(stdout, o)
 	}
 	if nd != nil {
 		out.following = append(out.following, &following{f: store.FollowEvents(nd), what: "the NDJSON stream"})
@@ -131,6 +129,13 @@ func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
 		out.following = append(out.following, &following{f: store.FollowConns(x.w), what: "the " + x.what, export: x})
 	}
 	return out, nil
+}
+
+// followDump starts the dump on stdout.
+func (o *outputs) followDump(stdout io.Writer, flags *outputFlags) {
+	d := export.NewDumper(stdout, flags.options())
+	d.SetColor(flags.colorOn(stdout))
+	o.following = append(o.following, &following{f: o.store.FollowEvents(d), what: "the dump"})
 }
 
 // Stats returns what was decoded so far.

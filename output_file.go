@@ -1,227 +1,53 @@
 package main
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
+
+	"github.com/wstap/wstap/internal/outfile"
 )
 
 // A user's files are sacred: an output never replaces one of the inputs or
 // a capture, a failed run leaves an existing file as it was, and an output
-// that cannot be written fails before anything is decoded. checkOutput and
-// atomicFile are where that is decided.
+// that cannot be written fails before anything is decoded. Package
+// outfile decides it, for the commands and for the terminal UI's exports
+// alike; these are its names in the commands.
 
-// inputFile is an input the outputs must not overwrite: its name as given
-// and what os.Stat said of it.
-type inputFile struct {
-	name string
-	info fs.FileInfo
-}
+// inputFile is an input the outputs must not overwrite.
+type inputFile = outfile.Input
 
-// statInputs stats the inputs that are files ("-" is stdin: its file, when
-// it is one, is checked too, for "wstap read - --json x < x").
+// statInputs stats the inputs that are files ("-" is stdin: its file,
+// when it is one, is checked too).
 func statInputs(names []string, stdin io.Reader) []inputFile {
-	var ins []inputFile
-	for _, n := range names {
-		var st fs.FileInfo
-		var err error
-		if n == "-" {
-			f, ok := stdin.(*os.File)
-			if !ok {
-				continue
-			}
-			st, err = f.Stat()
-		} else {
-			st, err = os.Stat(n)
-		}
-		if err == nil {
-			ins = append(ins, inputFile{n, st})
-		}
-	}
-	return ins
-}
-
-// captureMagic are the first bytes of the files an output must never
-// replace: pcap in both byte orders and timestamp resolutions, pcapng,
-// and gzip (a compressed capture, or anything else somebody kept).
-var captureMagic = [][]byte{
-	{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, // pcap, microseconds
-	{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, // pcap, nanoseconds
-	{0x0a, 0x0d, 0x0d, 0x0a}, // pcapng section header block
-	{0x1f, 0x8b},             // gzip
+	return outfile.StatInputs(names, stdin)
 }
 
 // sniffCapture returns what kind of capture the file at path starts like,
-// or "" when it does not look like one (or cannot be read).
-func sniffCapture(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var head [4]byte
-	n, _ := io.ReadFull(f, head[:])
-	for i, m := range captureMagic {
-		if n >= len(m) && bytes.Equal(head[:len(m)], m) {
-			switch {
-			case i < 4:
-				return "pcap capture"
-			case i == 4:
-				return "pcapng capture"
-			}
-			return "gzip file"
-		}
-	}
-	return ""
-}
+// or "".
+func sniffCapture(path string) string { return outfile.SniffCapture(path) }
 
-// checkOutput refuses an output path that would destroy something, before
-// anything is read: one of the inputs, an existing capture, a directory, a
-// read-only file, or a place where no file can be created. "-" (stdout)
-// and devices or pipes (/dev/null, a FIFO), which are written in place and
-// never replaced, pass.
+// checkOutput refuses an output path that would destroy something (see
+// outfile.Check), before anything is read.
 func checkOutput(p outputPath, inputs []inputFile) error {
-	if p.path == "-" {
-		return nil
-	}
-	st, err := os.Stat(p.path)
-	if err == nil {
-		for _, in := range inputs {
-			if os.SameFile(st, in.info) {
-				return fmt.Errorf("%s %s: that is the input %s; wstap never writes over its input (give the output another name)", p.flag, p.path, in.name)
-			}
-		}
-		switch {
-		case st.IsDir():
-			return fmt.Errorf("%s %s: is a directory; give a file name", p.flag, p.path)
-		case !st.Mode().IsRegular():
-			return nil // a device or a pipe: written in place
-		}
-		if kind := sniffCapture(p.path); kind != "" {
-			return fmt.Errorf("%s %s: the file exists and is a %s; wstap never overwrites a capture (did you mean to read it? outputs take a file name: %s OUT.%s)",
-				p.flag, p.path, kind, p.flag, outputExt(p.flag))
-		}
-		if st.Mode().Perm()&0o222 == 0 {
-			return fmt.Errorf("%s %s: the file is read-only", p.flag, p.path)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s %s: %w", p.flag, p.path, err)
-	}
-	// Whether the directory takes a new file is only known by making one;
-	// the output's own temporary file (or its streaming file) is made
-	// before decoding starts, so that the answer comes at once.
-	return nil
+	return outfile.Check(p.flag, p.path, inputs)
 }
 
-// outputExt is the usual extension of what a flag writes, for messages.
-func outputExt(flag string) string {
-	switch flag {
-	case "--json":
-		return "json"
-	case "--har":
-		return "har"
-	case "--ndjson":
-		return "ndjson"
-	}
-	return "pcapng"
-}
-
-// atomicFile is an output written to a temporary file beside its final
-// name and renamed into place by commit: a reader never sees half a file,
-// and a run that fails leaves an existing file exactly as it was (discard).
-// A device or a pipe (--json /dev/null, a FIFO) is written in place,
-// since renaming over it would replace it; "-" is stdout.
-type atomicFile struct {
-	io.Writer
-	final string
-	tmp   *os.File // the temporary file, or nil
-	// direct is a device or pipe written in place.
-	direct *os.File
-}
+// atomicFile is an output written to a temporary file and renamed into
+// place by commit (outfile.Atomic).
+type atomicFile struct{ *outfile.Atomic }
 
 // createAtomic opens the output for path; stdout is where "-" writes.
 func createAtomic(path string, stdout io.Writer) (*atomicFile, error) {
-	if path == "-" {
-		return &atomicFile{Writer: stdout}, nil
-	}
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		return &atomicFile{Writer: f, final: path, direct: f}, nil
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	a, err := outfile.CreateAtomic(path, stdout)
 	if err != nil {
 		return nil, err
 	}
-	// CreateTemp makes the file 0600; an export is an ordinary file for
-	// others to read, as os.Create would have made it under the usual
-	// umask.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return &atomicFile{Writer: f, final: path, tmp: f}, nil
+	return &atomicFile{a}, nil
 }
 
-// commit makes the written file the output: synced, then renamed into
-// place. On failure the temporary file is removed and the error says
-// which output it was.
-func (a *atomicFile) commit() error {
-	if a.direct != nil {
-		return a.direct.Close()
-	}
-	if a.tmp == nil {
-		return nil
-	}
-	name := a.tmp.Name()
-	err := a.tmp.Sync()
-	if cerr := a.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, a.final)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("writing %s: %w", a.final, err)
-	}
-	return nil
-}
+func (a *atomicFile) commit() error { return a.Commit() }
+func (a *atomicFile) discard()      { a.Discard() }
 
-// discard throws away what was written; an existing file at the final
-// name is left as it was.
-func (a *atomicFile) discard() {
-	if a.direct != nil {
-		a.direct.Close()
-	}
-	if a.tmp != nil {
-		a.tmp.Close()
-		os.Remove(a.tmp.Name())
-	}
-}
-
-// createStreaming creates a streaming output (NDJSON, a capture being
-// written) in place: the point of a stream is that a process killed
-// mid-run leaves every event or packet it saw on disk, so it is not
-// renamed at the end.
+// createStreaming creates a streaming output in place (outfile.CreateStreaming).
 func createStreaming(path string, stdout io.Writer) (io.WriteCloser, error) {
-	if path == "-" {
-		return nopCloser{stdout}, nil
-	}
-	return os.Create(path)
+	return outfile.CreateStreaming(path, stdout)
 }
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }

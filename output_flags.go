@@ -16,11 +16,13 @@ type outputFlags struct {
 	json, har, ndjson string
 	dump              bool
 	quiet             bool
-	color             string
-	redact            bool
-	redactHeaders     []string
-	redactQuery       []string
-	spillDir          string
+	// tui is set by settle when the terminal UI is to open.
+	tui           bool
+	color         string
+	redact        bool
+	redactHeaders []string
+	redactQuery   []string
+	spillDir      string
 }
 
 // Values of --color.
@@ -35,7 +37,7 @@ func (o *outputFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.json, "json", "", "write everything as wstap JSON to `FILE` (\"-\" = stdout); written to a temporary file and renamed when the run succeeds")
 	fs.StringVar(&o.har, "har", "", "write a HAR 1.2 file (the shape Chrome DevTools reads) to `FILE` (\"-\" = stdout); renamed into place when the run succeeds")
 	fs.StringVar(&o.ndjson, "ndjson", "", "stream one JSON event per line to `FILE` (\"-\" = stdout); written in place as events happen, so it keeps them even when the run fails or is killed")
-	fs.BoolVar(&o.dump, "dump", false, "print one line per connection, message, problem and close on stdout (on by default when stdout is a terminal)")
+	fs.BoolVar(&o.dump, "dump", false, "print one line per connection, message, problem and close on stdout instead of opening the terminal UI (on by default when stdout is not a terminal, and beside file outputs on a terminal)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the dump on a terminal when writing files")
 	fs.StringVar(&o.color, "color", colorAuto, "color the dump: `WHEN` is auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.BoolVar(&o.redact, "redact", false, "hide the values of Authorization, Proxy-Authorization, Cookie, Set-Cookie and token-like query parameters in every output")
@@ -72,11 +74,11 @@ func (o *outputFlags) options() export.Options {
 	}
 }
 
-// settle decides what the flags leave open: the dump is the live view
-// on a terminal (and the default output until the terminal UI exists),
-// so it is on without an output flag, and with file outputs when stdout
-// is a terminal, unless --quiet. It also checks combinations that would
-// mix two formats in one stream.
+// settle decides what the flags leave open: without an output flag, on a
+// terminal, the terminal UI opens; elsewhere the dump is the default
+// output, and it is the live view beside file outputs when stdout is a
+// terminal, unless --quiet. It also checks combinations that would mix
+// two formats in one stream.
 func (o *outputFlags) settle(stdout io.Writer) error {
 	for _, name := range o.redactHeaders {
 		if strings.TrimSpace(name) == "" {
@@ -93,7 +95,9 @@ func (o *outputFlags) settle(stdout io.Writer) error {
 	default:
 		return usagef("--color %q: want auto, always or never", o.color)
 	}
-	if !o.dump && !o.quiet && (!o.files() || isTerminal(stdout)) && o.json != "-" && o.har != "-" && o.ndjson != "-" {
+	if !o.dump && !o.files() && !o.quiet && isTerminal(stdout) {
+		o.tui = true
+	} else if !o.dump && !o.quiet && (!o.files() || isTerminal(stdout)) && o.json != "-" && o.har != "-" && o.ndjson != "-" {
 		o.dump = true
 	}
 	var toStdout []string
