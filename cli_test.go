@@ -145,7 +145,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"read", "--dump", "--ndjson", "-", "samples/gorilla-basic.pcapng"}, "all write to stdout"},
 		{[]string{"capture"}, "give the interface with -i"},
 		{[]string{"capture", "-i", "lo", "--filter", "port"}, "needs a value"},
-		{[]string{"proxy"}, "give the server with --upstream"},
+		{[]string{"proxy", "--listen-tls"}, "--listen-tls is for the reverse proxy"},
 		{[]string{"proxy", "--upstream", "ftp://x:1"}, "unknown scheme"},
 		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
 		{[]string{"version", "extra"}, `unexpected argument "extra"`},
