@@ -33,6 +33,11 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	wstapBinary = filepath.Join(dir, "wstap")
+	// Whatever a test runs, wstap's CA is made in the test's directory,
+	// never in the user's config directory.
+	if os.Getenv("WSTAP_CONFIG_DIR") == "" {
+		os.Setenv("WSTAP_CONFIG_DIR", filepath.Join(dir, "config"))
+	}
 	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goCmd); err != nil {
 		goCmd = "go"
