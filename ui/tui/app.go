@@ -124,7 +124,7 @@ func New(store *session.Store, opts Options) (*App, error) {
 		}
 	}
 	a.screen = screen
-	a.mail.screen = screen
+	a.mail.screen, a.mail.signal = screen, make(chan struct{}, 1)
 	a.b = view.New(store, view.Options{Live: opts.Live, Post: a.mail.post, Export: opts.Export, Protect: opts.Protect})
 	a.helpLines = a.keys.helpLines(filter.Help())
 	a.input = tview.NewInputField()
@@ -231,12 +231,8 @@ type mailbox struct {
 	// refreshQueued is set while a refresh of the store waits in tasks:
 	// one is enough however many changes came.
 	refreshQueued bool
-	signal        chan struct{}
-	once          sync.Once
-}
-
-func (m *mailbox) init() {
-	m.once.Do(func() { m.signal = make(chan struct{}, 1) })
+	// signal tells the pump that tasks wait.
+	signal chan struct{}
 }
 
 // post queues f and tells the pump.
@@ -250,7 +246,6 @@ func (m *mailbox) post(f func()) {
 
 // queue adds f to the tasks; a refresh is queued once.
 func (m *mailbox) queue(f func(), refresh bool) {
-	m.init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if refresh {
@@ -265,13 +260,11 @@ func (m *mailbox) queue(f func(), refresh bool) {
 // wake posts the wake event. PostEvent does not block; when the event
 // queue is full, the keys in it will run the tasks.
 func (m *mailbox) wake() {
-	m.init()
 	_ = m.screen.PostEvent(tcell.NewEventKey(wakeKey, 0, wakeMods))
 }
 
 // run runs the queued tasks, on the UI goroutine.
 func (m *mailbox) run() {
-	m.init()
 	m.mu.Lock()
 	tasks := m.tasks
 	m.tasks, m.refreshQueued = nil, false

@@ -89,8 +89,22 @@ func (u *ui) stop() {
 }
 
 // lines returns what the screen shows, a string per row, trailing blanks
-// cut.
+// cut. The simulation screen's cells are read on the UI goroutine, which
+// draws them.
 func (u *ui) lines() []string {
+	got := make(chan []string, 1)
+	u.app.Post(func() { got <- u.read() })
+	select {
+	case l := <-got:
+		return l
+	case <-time.After(5 * time.Second):
+		u.t.Fatal("the UI did not run a posted task")
+		return nil
+	}
+}
+
+// read reads the screen; on the UI goroutine.
+func (u *ui) read() []string {
 	cells, w, h := u.sim.GetContents()
 	out := make([]string, h)
 	for y := range h {

@@ -565,7 +565,7 @@ var (
 		{title: "mask", width: 8, drop: 3},
 		{title: "length", width: 8, right: true},
 		{title: "msg", width: 6, right: true, drop: 1},
-		{title: "offset", width: 10, right: true, flex: true, drop: 4},
+		{title: "offset", width: 10, right: true, drop: 4},
 	}
 )
 

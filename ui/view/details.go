@@ -121,7 +121,7 @@ func (b *Browser) renderDetails(width int) []Line {
 	case TabHandshake:
 		out = b.handshakeLines(width)
 	case TabProblems:
-		out = b.problemLines(item)
+		out = wrapLines(b.problemLines(item), width)
 	case TabFrames:
 		if item < 0 {
 			out = []Line{{{"Select a message to see its frames.", StyleDim}}}

@@ -115,7 +115,7 @@ func (b *Browser) Export(path string, all bool) error {
 			case err != nil:
 				b.SetStatus(fmt.Sprintf("export failed: %v", err), StyleError)
 			default:
-				b.SetStatus(fmt.Sprintf("exported %s (%s connections) as %s to %s", what, Count(int64(len(plan))), format, path), StyleOK)
+				b.SetStatus(fmt.Sprintf("exported %s (%s) as %s to %s", what, Plural(int64(len(plan)), "connection"), format, path), StyleOK)
 			}
 		})
 	})

@@ -272,7 +272,7 @@ func (b *Browser) applyFilter(fs *filterState, batch *filterBatch) {
 		if batch.caughtUp {
 			b.endWork(fs.work)
 			fs.work = nil
-			b.SetStatus(fmt.Sprintf("filter %s: %s messages in %s connections", fs.f, Count(fs.matched), Count(int64(len(fs.conns)))), StyleNormal)
+			b.SetStatus(fmt.Sprintf("filter %s: %s in %s", fs.f, Plural(fs.matched, "message"), Plural(int64(len(fs.conns)), "connection")), StyleNormal)
 		}
 	}
 	if !first && b.paused {

@@ -52,6 +52,14 @@ func Count(n int64) string {
 	return b.String()
 }
 
+// Plural writes a count and a noun, with an s unless the count is 1.
+func Plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return Count(n) + " " + noun + "s"
+}
+
 // Offset writes a time relative to a connection's start: +1.234s under a
 // minute, +12m03.4s under an hour, +1h02m03s beyond; "" when either time
 // is unknown.
