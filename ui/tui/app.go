@@ -201,15 +201,21 @@ func (a *App) SourceDone(msg string) {
 func (a *App) Post(f func()) { a.mail.post(f) }
 
 // pump wakes the UI goroutine when the store changed or work was posted,
-// at most every redrawEvery.
+// at most every redrawEvery. The channel of the next change is taken
+// before the refresh is queued, so that a change made after the refresh
+// read the store wakes the pump again, and none is left unshown.
 func (a *App) pump(ctx context.Context) {
 	refresh := func() { a.b.Refresh() }
+	changed := a.store.Changed()
+	// What was recorded between New and now.
+	a.mail.queue(refresh, true)
+	a.mail.wake()
 	for {
-		changed := a.store.Changed()
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			changed = a.store.Changed()
 			a.mail.queue(refresh, true)
 		case <-a.mail.signal:
 		}
@@ -403,11 +409,18 @@ func (a *App) copyPayload() {
 }
 
 // mouse selects rows and tabs with the mouse, and scrolls with the wheel.
+// Events it does not use are passed on as they are: tview tells a click
+// from the press and release it sees, and a nil event would end that.
 func (a *App) mouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.EventMouse, tview.MouseAction) {
-	a.mail.run()
-	if a.help || a.prompt != promptNone {
-		return nil, action
+	if ev == nil || a.help || a.prompt != promptNone {
+		return ev, action
 	}
+	switch action {
+	case tview.MouseScrollUp, tview.MouseScrollDown, tview.MouseLeftClick:
+	default:
+		return ev, action
+	}
+	a.mail.run()
 	x, y := ev.Position()
 	for i, r := range a.areas {
 		if !r.has(x, y) {
@@ -416,12 +429,12 @@ func (a *App) mouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.Even
 		area := view.Area(i)
 		switch action {
 		case tview.MouseScrollUp:
-			a.b.ScrollList(area, -3)
+			a.b.ScrollList(area, -mouseScroll)
 		case tview.MouseScrollDown:
-			a.b.ScrollList(area, 3)
-		case tview.MouseLeftClick:
+			a.b.ScrollList(area, mouseScroll)
+		default:
 			a.b.SetFocus(area)
-			row := y - r.y - 2 // the area's title and the column header
+			row := y - r.y - 2 // under the area's bar and the column header
 			switch area {
 			case view.AreaConnections:
 				if row >= 0 && a.b.Conns.Top()+row < a.b.Conns.Len() {
@@ -440,10 +453,12 @@ func (a *App) mouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.Even
 					}
 				}
 			}
-		default:
-			return nil, action
 		}
-		return nil, tview.MouseConsumed
+		return nil, action
 	}
-	return nil, action
+	return ev, action
 }
+
+// mouseScroll is how many rows a notch of the wheel scrolls, as most
+// terminal programs do.
+const mouseScroll = 3
