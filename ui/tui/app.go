@@ -58,6 +58,7 @@ type App struct {
 	opts   Options
 	store  *session.Store
 	input  *tview.InputField
+	root   *rootView
 
 	mail mailbox
 
@@ -135,7 +136,8 @@ func New(store *session.Store, opts Options) (*App, error) {
 	// SetScreen initializes the screen (the terminal goes into raw mode
 	// and the alternate screen); the mouse is enabled after, on it.
 	a.app = tview.NewApplication().SetScreen(screen).EnableMouse(true)
-	a.app.SetRoot(&rootView{Box: tview.NewBox(), a: a}, true)
+	a.root = &rootView{Box: tview.NewBox(), a: a}
+	a.app.SetRoot(a.root, true)
 	a.app.SetInputCapture(a.key)
 	a.app.SetMouseCapture(a.mouse)
 	return a, nil
