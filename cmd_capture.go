@@ -33,7 +33,9 @@ everything decoded until then. -w writes the packets the filter keeps as
 they arrive, in place, so that they survive even a killed process; it never
 replaces an existing capture.
 
-Without an output flag the conversation is printed as with --dump.`,
+Without an output flag, on a terminal, the terminal UI opens and follows
+the traffic (press ? in it for its keys); --dump prints the conversation
+instead, one line per message.`,
 		Example: `  sudo wstap capture -i lo tcp port 8080
   sudo wstap capture -i eth0 -w ws.pcapng --har ws.har port 80 or port 8080`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
