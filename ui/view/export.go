@@ -319,12 +319,11 @@ func (v *viewSource) Frame(i int) (*decode.Frame, error) {
 
 // FrameHead is Frame without the payload when that saves a read.
 func (v *viewSource) FrameHead(i int) (*decode.Frame, error) {
-	f, err := v.src.Frame(v.frames.At(i))
+	f, err := v.src.FrameHead(v.frames.At(i))
 	if err != nil {
 		return nil, err
 	}
 	v.f = *f
-	v.f.Payload = nil
 	v.f.Message, _ = v.renumber(v.msgs, f.Message)
 	return &v.f, nil
 }
