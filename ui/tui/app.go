@@ -212,6 +212,10 @@ func (a *App) pump(ctx context.Context) {
 	// What was recorded between New and now.
 	a.mail.queue(refresh, true)
 	a.mail.wake()
+	// recount makes the totals of the title bar count again a while after
+	// the traffic stopped: they are counted at most twice a second, and
+	// the last change must not leave them behind.
+	var recount <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,6 +223,15 @@ func (a *App) pump(ctx context.Context) {
 		case <-changed:
 			changed = a.store.Changed()
 			a.mail.queue(refresh, true)
+			if recount == nil {
+				recount = time.After(2 * view.TotalsEvery)
+			}
+		case <-recount:
+			recount = nil
+			a.mail.queue(func() {
+				a.b.RecountTotals()
+				a.b.Refresh()
+			}, false)
 		case <-a.mail.signal:
 		}
 		a.mail.wake()

@@ -143,6 +143,8 @@ func TestScreenFollow(t *testing.T) {
 	if after-before > 100 {
 		t.Errorf("%d redraws for a burst of 1000 messages", after-before)
 	}
+	// The totals of the title bar catch up after the traffic stopped.
+	u.waitText("1 conns · 1,045 msgs")
 }
 
 // pad writes i in three digits.

@@ -54,10 +54,10 @@ type Options struct {
 	Protect []outfile.Input
 }
 
-// totalsEvery is how often the counts of the whole session are taken
+// TotalsEvery is how often the counts of the whole session are taken
 // again: they cost a look at every connection, and a header that changes
 // twice a second reads as live.
-const totalsEvery = 500 * time.Millisecond
+const TotalsEvery = 500 * time.Millisecond
 
 // previewBytes is how much of a payload a timeline row reads for its
 // preview: enough for the widest screens, whatever the message's size.
@@ -186,9 +186,9 @@ func (b *Browser) SetStatus(msg string, st Style) { b.status, b.statusStyle = ms
 func (b *Browser) RecountTotals() { b.totalsAt = time.Time{} }
 
 // Totals returns what the session holds, counted at most every
-// totalsEvery.
+// TotalsEvery.
 func (b *Browser) Totals() session.Totals {
-	if now := time.Now(); now.Sub(b.totalsAt) >= totalsEvery {
+	if now := time.Now(); now.Sub(b.totalsAt) >= TotalsEvery {
 		b.totals, b.totalsAt = b.store.Totals(), now
 	}
 	return b.totals
