@@ -48,7 +48,9 @@ client of your own at the proxy, until Ctrl-C (SIGINT) or SIGTERM; with
 --once it stops right after the conversation. The outputs are written
 when it stops.
 
-Without an output flag the conversation is printed as with --dump.`,
+Without an output flag, on a terminal, the terminal UI opens and follows the
+conversation (press ? in it for its keys); --dump prints the
+conversation instead, one line per message.`,
 		Example: `  wstap demo
   wstap demo --once --json demo.json -w demo.pcapng`,
 		Args: noArgs(`"wstap demo" takes no arguments`),

@@ -69,7 +69,9 @@ intercepting proxy lets anyone who reaches it read and change traffic.
 Stop it with Ctrl-C (SIGINT) or SIGTERM: open connections are closed and
 the outputs are written, with everything decoded until then.
 
-Without an output flag the conversation is printed as with --dump.`,
+Without an output flag, on a terminal, the terminal UI opens and follows the
+traffic (press ? in it for its keys); --dump prints the
+conversation instead, one line per message.`,
 		Example: `  wstap proxy --upstream ws://127.0.0.1:9000
   wstap proxy --upstream wss://echo.example.com --listen-tls --har bug.har
   wstap proxy --listen 127.0.0.1:8080 -w session.pcapng --json session.json
