@@ -31,6 +31,12 @@
 #   many            MEM_CONNS (500) connections open at once, each echoing
 #                   MEM_CONN_MSGS (200) 1 KiB messages, 4 in flight
 #
+# Before each shape the script waits until the proxy is idle (at most 2
+# clock ticks of CPU in 0.2 s): wstap writes a connection's JSON from its
+# store after the connection closed, even to /dev/null, and on 2 cores that
+# work would be measured as round-trip time of the next shape. The
+# progress lines say how long the waits took in all.
+#
 # Every proxy runs under GNU time for its peak RSS, over all its runs. A
 # JSON check counts the export with "proxypeer jsoncount" (a streaming
 # reader, no jq): it must hold every connection, every message in both
@@ -295,26 +301,54 @@ failure() {
 	echo "  $1: FAILED: $2" >&2
 }
 
-# median and best (the largest) of the numbers on stdin.
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median FORMAT and best: the median (printf FORMAT) and the largest of the
+# numbers on stdin.
+median() { sort -n | awk -v f="$1" '{ v[NR] = $1 } END { printf f "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 best() { sort -n | tail -n 1; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
+# settle: waits until the proxy being measured ($proxy_pid, if any) has
+# used no more than 2 clock ticks of CPU in 0.2 s, at most 60 s, and adds
+# the wait to $settled. A proxy may go on working after a connection
+# closed (wstap writes the connection's JSON from its store then): each
+# shape must measure the relay, not that work beside it on 2 cores.
+settle() {
+	local a b t0
+	if [ -z "${proxy_pid:-}" ]; then return; fi
+	t0=$(date +%s.%N)
+	b=$(ticks)
+	for _ in $(seq 300); do
+		sleep 0.2
+		a=$b
+		b=$(ticks)
+		if [ $((b - a)) -le 2 ]; then break; fi
+	done
+	settled=$(awk -v s="$settled" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", s + b - a - 0.2 }')
+}
+
+# ticks: the CPU time (user and system, clock ticks) of $proxy_pid so far;
+# the fields after the command name in /proc/PID/stat, which may hold
+# spaces.
+ticks() { sed 's/.*) //' "/proc/$proxy_pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0; }
+
 # measure KEY CLIENTARGS...: the throughput shape and the round trips,
-# $runs times each, through what is running; sets tp_best[KEY],
-# tp_med[KEY], p50[KEY], p90[KEY], p99[KEY] (medians of the runs), or
-# failed[KEY].
+# $runs times each, through what is running (the proxy $proxy_pid, or
+# none), each after the proxy settled; sets tp_best[KEY], tp_med[KEY],
+# p50[KEY], p90[KEY], p99[KEY] (medians of the runs), or failed[KEY].
 declare -A tp_best tp_med p50 p90 p99 rssk check_of failed
 measure() {
 	local key=$1
 	shift
+	settled=0
 	: >"$work/tp" && : >"$work/p50" && : >"$work/p90" && : >"$work/p99"
 	for _ in $(seq "$runs"); do
+		settle
 		if ! client "$@" -size "$size" -count "$count" -inflight "$inflight"; then
 			failure "$key" "$client_error"
 			return
 		fi
 		sed -n 's/^throughput \([0-9.]*\) MB\/s.*/\1/p' "$work/client.out" >>"$work/tp"
+		settle
 		if ! client "$@" -rtt "$rtt"; then
 			failure "$key" "$client_error"
 			return
@@ -327,11 +361,11 @@ measure() {
 			done
 	done
 	tp_best[$key]=$(best <"$work/tp")
-	tp_med[$key]=$(median <"$work/tp")
-	p50[$key]=$(median <"$work/p50")
-	p90[$key]=$(median <"$work/p90")
-	p99[$key]=$(median <"$work/p99")
-	echo "  $key: throughput $(tr '\n' ' ' <"$work/tp")MB/s; p50 $(tr '\n' ' ' <"$work/p50")us, p99 $(tr '\n' ' ' <"$work/p99")us"
+	tp_med[$key]=$(median %.1f <"$work/tp")
+	p50[$key]=$(median %.0f <"$work/p50")
+	p90[$key]=$(median %.0f <"$work/p90")
+	p99[$key]=$(median %.0f <"$work/p99")
+	echo "  $key: throughput $(tr '\n' ' ' <"$work/tp")MB/s; p50 $(tr '\n' ' ' <"$work/p50")us, p99 $(tr '\n' ' ' <"$work/p99")us${proxy_pid:+; waited $settled s in all for the proxy to settle}"
 }
 
 # row KEY LABEL BASEKEY: a line of the table.
@@ -389,7 +423,9 @@ through() {
 	local key=$1
 	shift
 	sent_msgs=0 sent_bytes=0 sent_conns=0
+	proxy_pid=$launched_pid
 	measure "$key" "$@"
+	proxy_pid=
 	stop "$key"
 	rssk[$key]=$rss
 	if [ -n "$stop_panic" ]; then
@@ -414,6 +450,7 @@ through() {
 
 declare -A mem_tp mem_rss mem_stop mem_msgs_of mem_conns_of mem_size mem_check
 status=0
+proxy_pid=
 peer server server -listen 127.0.0.1:0
 server=$addr
 "$pp" gencert -dir "$work/certs"
