@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wstap/wstap/capture/proxy/ca"
@@ -93,11 +94,15 @@ type Options struct {
 type Proxy struct {
 	opts   Options
 	dialer net.Dialer
-	// buffers are the relays' read buffers, shared by all connections:
-	// five hundred idle WebSockets need not hold a megabyte each.
-	buffers sync.Pool
+	// buffers (relayBuffer) and small (smallBuffer) are the relays' read
+	// buffers and the decoders' queues, shared by all connections (see
+	// relayBuffer).
+	buffers, small sync.Pool
 	// lag bounds the copies waiting for decoders.
 	lag *lag
+	// reads and relayed count the relay's reads and the bytes they
+	// carried (Relayed).
+	reads, relayed atomic.Int64
 
 	mu      sync.Mutex
 	conns   map[*clientConn]struct{}
@@ -138,8 +143,16 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p := &Proxy{opts: opts, conns: map[*clientConn]struct{}{}, lag: newLag()}
 	p.buffers.New = func() any { b := make([]byte, relayBuffer); return &b }
+	p.small.New = func() any { b := make([]byte, smallBuffer); return &b }
 	p.dialer.Timeout = opts.DialTimeout
 	return p, nil
+}
+
+// Relayed returns how many reads the relay made and how many bytes they
+// carried, in both directions of every connection so far: their ratio
+// says whether bytes move in large reads.
+func (p *Proxy) Relayed() (reads, bytes int64) {
+	return p.reads.Load(), p.relayed.Load()
 }
 
 // Active returns how many client connections are being relayed.

@@ -419,6 +419,25 @@ func TestPipelinedLargeMessages(t *testing.T) {
 	}
 	c.Close()
 	conn := tp.ended(t, 1)[0]
+	// A second connection through the same proxy moves its bytes in reads
+	// as large as the first's: the pools' buffers come back whole.
+	reads1, bytes1 := tp.p.Relayed()
+	c2, _, err := (&websocket.Dialer{WriteBufferSize: 64 << 10}).Dial("ws://"+tp.addr+"/big2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range 50 {
+		c2.WriteMessage(websocket.BinaryMessage, msgs[i])
+		if _, got, err := c2.ReadMessage(); err != nil || !bytes.Equal(got, msgs[i]) {
+			t.Fatalf("second connection, echo %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	c2.Close()
+	reads2, bytes2 := tp.p.Relayed()
+	if avg1, avg2 := bytes1/reads1, (bytes2-bytes1)/(reads2-reads1); avg2 < 1024 || avg2 < avg1/8 {
+		t.Errorf("bytes per read: %d on the first connection, %d on the second", avg1, avg2)
+	}
 	var count [2]int
 	for _, m := range conn.Messages {
 		if m.Opcode != decode.OpBinary {

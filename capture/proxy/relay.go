@@ -12,12 +12,20 @@ import (
 	"github.com/wstap/wstap/decode"
 )
 
-// relayBuffer is what one read of a relayed direction takes at most: a
-// TLS record is 16 KiB, a kernel socket buffer a few times that.
-const relayBuffer = 64 << 10
+// Read buffers of the relay, from pools shared by all connections. A read
+// takes at most relayBuffer (a TLS record is 16 KiB, a kernel socket
+// buffer a few times that); a direction whose last read did not fill that
+// reads into a smallBuffer, which is what it holds while it waits: five
+// hundred open WebSockets that exchange a message now and then must not
+// hold 64 KiB per direction each.
+const (
+	relayBuffer = 64 << 10
+	smallBuffer = 16 << 10
+)
 
 // readBuffer is the buffer of a connection's reader, through which heads
-// are read; what it holds past a head is relayed first.
+// are read; what it holds past a head is relayed first, and the relay
+// then reads the connection itself, leaving the reader to the collector.
 const readBuffer = 64 << 10
 
 // leg is the relay between a client and one upstream connection, and the
@@ -59,39 +67,52 @@ func (l *leg) toClient() io.Writer { return feedWriter{l.client, l.feed, decode.
 // relay copies both directions as they come until both ended, then ends
 // the decoding.
 func (l *leg) relay() {
+	cr, ur := l.cr, l.ur
+	l.cr, l.ur = nil, nil // drained by the pipes, then no longer needed
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		l.pipe(l.up, l.cr, decode.Client)
+		l.pipe(l.up, l.client, cr, decode.Client)
 	}()
 	go func() {
 		defer wg.Done()
-		l.pipe(l.client, l.ur, decode.Server)
+		l.pipe(l.client, l.up, ur, decode.Server)
 	}()
 	wg.Wait()
 	l.up.Close()
 	l.feed.close()
 }
 
-// pipe copies what side sends (read from src) to dst until src ends. The
-// end of src is passed on as the end of dst's write half (TCP half-close,
-// or TLS close_notify); an error ends both connections, and a reset is
-// recorded as a problem that says who reset.
-func (l *leg) pipe(dst net.Conn, src io.Reader, side decode.Side) {
-	bp := l.c.p.buffers.Get().(*[]byte)
-	defer l.c.p.buffers.Put(bp)
-	buf := *bp
+// pipe copies what side sends to dst until it ends: first what br (the
+// reader of src's heads) holds, then what is read from src. The end of src
+// is passed on as the end of dst's write half (TCP half-close, or TLS
+// close_notify); an error ends both connections, and a reset is recorded
+// as a problem that says who reset.
+func (l *leg) pipe(dst, src net.Conn, br *bufio.Reader, side decode.Side) {
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		if !l.forward(dst, side, b) {
+			return
+		}
+	}
+	p := l.c.p
+	pool := &p.small
 	for {
+		bp := pool.Get().(*[]byte)
+		buf := (*bp)[:cap(*bp)]
 		n, err := src.Read(buf)
-		if n > 0 {
-			// The copy is queued before the bytes go on (see feedWriter);
-			// queueing is a copy into the feeder's buffer, never a wait.
-			l.feed.push(side, now(), buf[:n])
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				l.vanished(side.Other(), werr)
-				return
-			}
+		p.reads.Add(1)
+		p.relayed.Add(int64(n))
+		ok := n == 0 || l.forward(dst, side, buf[:n])
+		pool.Put(bp)
+		if !ok {
+			return
+		}
+		// The next read is as large as this one needed.
+		pool = &p.small
+		if n == len(buf) {
+			pool = &p.buffers
 		}
 		if err == nil {
 			continue
@@ -105,6 +126,19 @@ func (l *leg) pipe(dst net.Conn, src io.Reader, side decode.Side) {
 		l.vanished(side, err)
 		return
 	}
+}
+
+// forward hands a copy of b, sent by side, to the decoder and writes b to
+// dst. The copy is queued first (see feedWriter); queueing is a copy into
+// the feeder's buffer, which waits only when the decoder is far behind.
+// It reports false when dst failed, and the relay ended.
+func (l *leg) forward(dst net.Conn, side decode.Side, b []byte) bool {
+	l.feed.push(side, now(), b)
+	if _, err := dst.Write(b); err != nil {
+		l.vanished(side.Other(), err)
+		return false
+	}
+	return true
 }
 
 // vanished ends the relay because side's connection failed (or ended in a

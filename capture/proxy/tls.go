@@ -57,13 +57,22 @@ func (p *Proxy) dial(ctx context.Context, addr string, tlsOn bool, serverName st
 }
 
 // bufferedConn is a connection whose first bytes were read ahead into r
-// (a peek at a TLS ClientHello, a head): reads take them from r first.
+// (a peek at a TLS ClientHello): reads take them from r first, then from
+// the connection itself, and r is let go.
 type bufferedConn struct {
 	net.Conn
 	r *bufio.Reader
 }
 
-func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *bufferedConn) Read(p []byte) (int, error) {
+	if b.r != nil {
+		if b.r.Buffered() > 0 {
+			return b.r.Read(p)
+		}
+		b.r = nil
+	}
+	return b.Conn.Read(p)
+}
 
 // CloseWrite passes a half-close on to the connection, when it can.
 func (b *bufferedConn) CloseWrite() error {
