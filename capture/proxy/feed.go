@@ -82,7 +82,9 @@ type feeder struct {
 	tc      *session.Conn
 	pcap    *synth.Stream
 	lag     *lag
-	buffers *sync.Pool
+	// buffers and small are the proxy's pools; a buffer goes back to
+	// the one its capacity says.
+	buffers, small *sync.Pool
 	// queued is what waits for the decoder; guarded by lag.mu.
 	queued int
 
@@ -116,7 +118,7 @@ type chunk struct {
 func (p *Proxy) newFeeder(client, server string, tlsIn bool) *feeder {
 	at := now()
 	conn := &decode.Connection{ID: p.opts.Tap.NextID(), Client: client, Server: server, Source: "proxy", TLS: tlsIn, Opened: at}
-	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, small: &p.small, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if p.opts.Pcap != nil {
 		c, errc := netip.ParseAddrPort(client)
 		s, errs := netip.ParseAddrPort(server)
@@ -147,7 +149,13 @@ func (f *feeder) push(side decode.Side, t time.Time, b []byte) {
 		c.data = bytes.Clone(b)
 	default:
 		if f.cur == nil || cap(*f.cur)-len(*f.cur) < len(b) {
-			f.cur = f.buffers.Get().(*[]byte)
+			// A small buffer for a small read: five hundred connections
+			// that each have a message queued must not hold 64 KiB each.
+			pool := f.small
+			if len(b) > smallBuffer {
+				pool = f.buffers
+			}
+			f.cur = pool.Get().(*[]byte)
 			*f.cur = (*f.cur)[:0]
 		}
 		start := len(*f.cur)
@@ -228,14 +236,14 @@ func (f *feeder) run() {
 			// them): it is given back once the decoder moved past it.
 			if c.buf != nil && c.buf != done {
 				if done != nil {
-					f.buffers.Put(done)
+					f.give(done)
 				}
 				done = c.buf
 			}
 			*c = chunk{}
 		}
 		if done != nil {
-			f.buffers.Put(done)
+			f.give(done)
 		}
 		f.lag.give(f, decoded)
 		f.mu.Lock()
@@ -247,6 +255,15 @@ func (f *feeder) run() {
 			return
 		}
 	}
+}
+
+// give returns a decoded buffer to its pool.
+func (f *feeder) give(b *[]byte) {
+	if cap(*b) == smallBuffer {
+		f.small.Put(b)
+		return
+	}
+	f.buffers.Put(b)
 }
 
 // later returns the later of two times.

@@ -14,13 +14,13 @@ import (
 
 // Read buffers of the relay, from pools shared by all connections. A read
 // takes at most relayBuffer (a TLS record is 16 KiB, a kernel socket
-// buffer a few times that); a direction whose last read did not fill that
-// reads into a smallBuffer, which is what it holds while it waits: five
+// buffer a few times that); a direction whose last read did not fill a
+// smallBuffer reads into one, which is what it holds while it waits: five
 // hundred open WebSockets that exchange a message now and then must not
 // hold 64 KiB per direction each.
 const (
 	relayBuffer = 64 << 10
-	smallBuffer = 16 << 10
+	smallBuffer = 4 << 10
 )
 
 // readBuffer is the buffer of a connection's reader, through which heads
@@ -111,7 +111,7 @@ func (l *leg) pipe(dst, src net.Conn, br *bufio.Reader, side decode.Side) {
 		}
 		// The next read is as large as this one needed.
 		pool = &p.small
-		if n == len(buf) {
+		if n > smallBuffer/2 {
 			pool = &p.buffers
 		}
 		if err == nil {
