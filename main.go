@@ -12,23 +12,9 @@
 // The command table is in cli.go, one file per command beside it.
 package main
 
-import (
-	"os"
-	"runtime/debug"
-)
-
-// gcPercent is the garbage collector's target (GOGC) unless the
-// environment sets one. Most of wstap's heap is long-lived (the store's
-// index of every frame and message), so Go's default of 100, which lets
-// the heap reach twice what is live, mostly holds garbage at the peak;
-// at 50 the peak RSS of the benchmarks is 20-30 MB lower (read --json on
-// the short capture 139 -> 108 MiB, the proxy with 500 connections
-// 170 -> 142 MiB) for about 5% more CPU (BENCHMARKS.md).
-const gcPercent = 50
+import "os"
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
+	limitMemory()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

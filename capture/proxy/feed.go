@@ -79,9 +79,9 @@ func (l *lag) give(f *feeder, n int) {
 // the proxy's pool, which go back to it once decoded: a busy connection
 // does not allocate per read, and an idle one holds no buffer at all.
 type feeder struct {
-	tc      *session.Conn
-	pcap    *synth.Stream
-	lag     *lag
+	tc   *session.Conn
+	pcap *synth.Stream
+	lag  *lag
 	// buffers and small are the proxy's pools; a buffer goes back to
 	// the one its capacity says.
 	buffers, small *sync.Pool
