@@ -44,6 +44,7 @@ const (
 const (
 	KindUpstreamFailed  Kind = "upstream-failed"  // the proxy could not reach or talk to the server
 	KindConnectionReset Kind = "connection-reset" // a side reset the connection (TCP RST) or vanished
+	KindInternalError   Kind = "internal-error"   // wstap failed decoding the connection (a bug): decoded no further
 )
 
 // Handshake violations (RFC 6455 4).

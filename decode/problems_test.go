@@ -740,6 +740,15 @@ func problemCases() []problemCase {
 				s.note(Client, KindConnectionReset, "the client reset the connection")
 				return noLoc(Client, step)
 			}},
+		{name: "internal error", kind: KindInternalError, sev: Error, after: "after",
+			build: func(s *script) loc {
+				s.handshake()
+				s.server(sf(OpText, "after"))
+				at := s.next()
+				s.steps = append(s.steps, step{side: Client, note: &Problem{Severity: Error, Kind: KindInternalError, From: Client,
+					Message: "wstap failed while decoding this connection", Frame: -1, MessageIndex: -1, Offset: -1}})
+				return noLoc(Client, at)
+			}},
 		{name: "hixie length too large", kind: KindHixieFraming, sev: Error, after: "after", afterEarlier: true,
 			build: func(s *script) loc {
 				s.client(hixie76Request())

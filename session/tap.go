@@ -1,7 +1,10 @@
 package session
 
 import (
+	"fmt"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +121,9 @@ type Conn struct {
 	// closed is the closed event held back for Release (OrderedEnd).
 	closed *decode.Event
 	ended  bool
+	// broken is set when decoding the connection panicked (guard): it is
+	// decoded no further.
+	broken bool
 }
 
 // Open starts decoding a connection. c says what is known of it: its ID
@@ -131,14 +137,16 @@ func (t *Tap) Open(c *decode.Connection, opts ConnOptions) *Conn {
 
 // Feed gives the decoder the next bytes side sent, captured at at.
 func (c *Conn) Feed(side decode.Side, at time.Time, b []byte) {
-	if !c.gate.rejected {
+	if c.decoding() {
+		defer c.guard(at)
 		c.dec.Feed(side, at, b)
 	}
 }
 
 // Gap tells the decoder that n bytes side sent are missing.
 func (c *Conn) Gap(side decode.Side, at time.Time, n int64) {
-	if !c.gate.rejected {
+	if c.decoding() {
+		defer c.guard(at)
 		c.dec.Gap(side, at, n)
 	}
 }
@@ -146,9 +154,65 @@ func (c *Conn) Gap(side decode.Side, at time.Time, n int64) {
 // Note records a problem the source found outside the bytes, such as a
 // proxy's upstream that could not be reached (decode.Decoder.Note).
 func (c *Conn) Note(p decode.Problem) {
-	if !c.gate.rejected {
+	if c.decoding() {
+		defer c.guard(p.Time)
 		c.dec.Note(p)
 	}
+}
+
+// decoding reports whether the connection's bytes still go to its decoder.
+func (c *Conn) decoding() bool { return !c.gate.rejected && !c.broken }
+
+// guard, deferred around every call into the decoder, turns a panic (a
+// bug some input found) into an internal-error problem on the connection,
+// which is decoded no further: the other connections, and everything this
+// one recorded so far, are kept, and a terminal UI is not left in raw
+// mode by a crash on a decoding goroutine.
+func (c *Conn) guard(at time.Time) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.broken = true
+	stack := string(debug.Stack())
+	p := decode.Problem{
+		Severity: decode.Error, Kind: decode.KindInternalError, From: decode.Client, Time: at,
+		Frame: -1, MessageIndex: -1, Offset: -1,
+		Message: fmt.Sprintf("wstap failed while decoding this connection and decodes it no further: %v (please report it, with the capture if you can share it): %s", r, firstFrames(stack)),
+	}
+	idx := c.conn.ProblemCount
+	c.conn.ProblemCount++
+	c.forwardSafely(decode.Event{Kind: decode.EventProblem, Conn: c.conn, Index: idx, Problem: &p})
+}
+
+// forwardSafely records e for a broken connection: shown now if it was
+// not (so that the failure is seen), and never panicking again.
+func (c *Conn) forwardSafely(e decode.Event) {
+	defer func() { recover() }()
+	if !c.shown {
+		c.show()
+	}
+	c.forward(e)
+}
+
+// firstFrames keeps the lines of a stack that locate a panic: the
+// function that panicked and its callers, a few of them.
+func firstFrames(stack string) string {
+	lines := strings.Split(stack, "\n")
+	var keep []string
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") && i+2 < len(lines) {
+			keep = lines[i+2:]
+			break
+		}
+	}
+	if len(keep) > 8 {
+		keep = keep[:8]
+	}
+	for i := range keep {
+		keep[i] = strings.TrimSpace(keep[i])
+	}
+	return strings.Join(keep, " ")
 }
 
 // End ends the connection at at: the decoder flushes what is incomplete,
@@ -159,11 +223,29 @@ func (c *Conn) End(at time.Time) bool {
 		return c.shown
 	}
 	c.ended = true
-	if !c.gate.rejected {
-		c.dec.End(at)
+	if c.decoding() {
+		func() {
+			defer c.guard(at)
+			c.dec.End(at)
+		}()
+	}
+	if c.broken {
+		// The decoder's own end did not come: the connection ends here,
+		// with what it had.
+		c.conn.LastSeen = later(c.conn.LastSeen, at)
+		c.conn.State = decode.StateClosed
+		c.forwardSafely(decode.Event{Kind: decode.EventClosed, Conn: c.conn})
 	}
 	c.gate = gate{rejected: c.gate.rejected}
 	return c.shown
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Release records the end held back by OrderedEnd.
