@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -261,5 +262,53 @@ func TestUIProxyFollow(t *testing.T) {
 	stty, _ := os.ReadFile(filepath.Join(dir, "stty"))
 	if !strings.Contains(string(stty), " icanon") || !strings.Contains(string(stty), " echo ") {
 		t.Errorf("the terminal is not restored after SIGTERM:\n%s", stty)
+	}
+}
+
+// screenEscapes returns what the pane shows with its attributes, as SGR
+// escape sequences (capture-pane -e).
+func (tm *tmuxTerm) screenEscapes() string {
+	out, err := exec.Command(tm.tmux, "-L", tm.socket, "capture-pane", "-p", "-e").Output()
+	if err != nil {
+		tm.t.Fatalf("capture-pane -e: %v", err)
+	}
+	return string(out)
+}
+
+// colorSGR matches an SGR sequence that sets a foreground or background
+// color (30-37, 38;..., 39 is the default, 40-47, 48;..., 90-97,
+// 100-107), wherever it stands among the sequence's parameters.
+var colorSGR = regexp.MustCompile(`\x1b\[(?:[0-9]*;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9]*)*m`)
+
+// TestUINoColor: with NO_COLOR the UI draws no color at all, and still
+// marks the selection (reverse video); without it, it draws colors (so
+// that the check can fail).
+func TestUINoColor(t *testing.T) {
+	sample, err := filepath.Abs("samples/violations.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, noColor := range []bool{false, true} {
+		t.Run(fmt.Sprint("NO_COLOR ", noColor), func(t *testing.T) {
+			env := "env -u NO_COLOR"
+			if noColor {
+				env = "env NO_COLOR=1"
+			}
+			tm := startTmux(t, fmt.Sprintf("TERM=xterm-256color %s %s read %s; sleep 60", env, shellQuote(wstapBinary), shellQuote(sample)))
+			tm.waitText("Connections 2", "everything is read")
+			s := tm.screenEscapes()
+			colors := colorSGR.FindAllString(s, -1)
+			t.Logf("%d color sequences, %d bytes on the screen", len(colors), len(s))
+			if noColor && len(colors) > 0 {
+				t.Errorf("NO_COLOR is set, and the screen has %d color sequences, such as %q", len(colors), colors[0])
+			}
+			if !noColor && len(colors) == 0 {
+				t.Errorf("no color on the screen without NO_COLOR:\n%q", s)
+			}
+			if !strings.Contains(s, "\x1b[7m") && !regexp.MustCompile(`\x1b\[(?:[0-9]*;)*7(?:;[0-9]*)*m`).MatchString(s) {
+				t.Errorf("the selection is not in reverse video:\n%q", s)
+			}
+			tm.keys("q")
+		})
 	}
 }
