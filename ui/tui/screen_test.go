@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,71 @@ func TestKeyTable(t *testing.T) {
 			t.Errorf("%q is not on the help screen", b.names)
 		}
 	}
+}
+
+// TestScreenSustainedLoad sends 10,000 messages a second, in batches of
+// 100 every 10 ms, while the UI follows them: redraws stay at about
+// 1/redrawEvery a second whatever the rate, and keys are handled while
+// the traffic goes on (moving up stops following and the marker counts
+// what arrives). The traffic stops only once the marker was seen.
+func TestScreenSustainedLoad(t *testing.T) {
+	s, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tap := session.NewTap(s, session.TapOptions{})
+	l := openLive(tap)
+	u := startUI(t, s, Options{Title: "proxy", Live: true}, 120, 40)
+	u.typeText("\t")
+	l.send(decode.Client, "first")
+	u.waitText("first", "following")
+
+	var before int
+	u.app.Post(func() { before = u.app.draws })
+	u.sync()
+	stop := make(chan struct{})
+	sent := make(chan int)
+	start := time.Now()
+	go func() {
+		n := 0
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			case <-tick.C:
+			}
+			for range 100 {
+				l.send(decode.Server, "load "+strconv.Itoa(n))
+				n++
+			}
+		}
+	}()
+	// Under load, a key: up stops following, the marker counts.
+	time.Sleep(300 * time.Millisecond)
+	u.key(tcell.KeyUp)
+	u.waitFor("the new-messages marker under load", func(screen string) bool {
+		return strings.Contains(screen, "new ↓")
+	})
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	n := <-sent
+	elapsed := time.Since(start)
+	var after int
+	u.app.Post(func() { after = u.app.draws })
+	u.sync()
+	// The redraws the traffic caused, plus a few for the key and the
+	// marker.
+	if limit := int(elapsed/redrawEvery) + 10; after-before > limit {
+		t.Errorf("%d redraws in %v for %d messages, want at most %d", after-before, elapsed.Round(time.Millisecond), n, limit)
+	}
+	if n < 5000 {
+		t.Errorf("only %d messages sent in %v", n, elapsed.Round(time.Millisecond))
+	}
+	t.Logf("%d messages in %v (%.0f a second), %d redraws", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), after-before)
+	u.typeText("f")
+	u.waitText("load "+strconv.Itoa(n-1), "following")
 }
