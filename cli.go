@@ -177,7 +177,7 @@ func (a *app) runJob(cmd *cobra.Command, body func(j *job) error) error {
 	ctx, stopJob := context.WithCancel(ctx)
 	defer stopJob()
 	j := &job{a: a, name: cmd.CommandPath(), ctx: ctx, stop: stopJob, stdout: a.stdout, stderr: a.stderr}
-	err := body(j)
+	err := runBody(j, body)
 	var ue usageError
 	if errors.As(err, &ue) {
 		if j.ui != nil {
@@ -198,6 +198,24 @@ func (a *app) runJob(cmd *cobra.Command, body func(j *job) error) error {
 		return statusError{j.status}
 	}
 	return nil
+}
+
+// runBody runs the command's body. Should it panic, the terminal UI (if
+// it covers the terminal) is closed first, so that the crash is printed
+// on a terminal the user can read, and the panic goes on.
+func runBody(j *job, body func(j *job) error) error {
+	defer func() {
+		if r := recover(); r != nil {
+			j.mu.Lock()
+			u := j.ui
+			j.mu.Unlock()
+			if u != nil {
+				u.app.Close()
+			}
+			panic(r)
+		}
+	}()
+	return body(j)
 }
 
 // openOutputs creates the outputs of the run. A command calls it once its

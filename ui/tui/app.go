@@ -169,6 +169,11 @@ func (a *App) stop() {
 	})
 }
 
+// Close ends the UI and restores the terminal at once, from any
+// goroutine: for a command that is about to crash, so that the crash is
+// printed on a usable terminal.
+func (a *App) Close() { a.stop() }
+
 // quit is the user's quit.
 func (a *App) quit() {
 	a.quitByUser = true
