@@ -58,7 +58,7 @@ func (s *syncBuffer) String() string {
 
 // echoServer is the demo's gorilla WebSocket echo server on loopback.
 func echoServer(t *testing.T) (*httptest.Server, int) {
-	srv := httptest.NewServer(http.HandlerFunc(demoEcho))
+	srv := httptest.NewServer(http.HandlerFunc(echoHandler))
 	t.Cleanup(srv.Close)
 	return srv, srv.Listener.Addr().(*net.TCPAddr).Port
 }

@@ -184,25 +184,6 @@ func demoServer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// demoEcho is the demo's server: it sends every message back as it came,
-// with permessage-deflate when the client offers it.
-func demoEcho(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{EnableCompression: true}
-	c, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return // Upgrade answered the client with the error
-	}
-	defer c.Close()
-	for {
-		typ, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if err := c.WriteMessage(typ, msg); err != nil {
-			return
-		}
-	}
-}
 
 // demoFragmented is longer than the demo client's write buffer, so it goes
 // out as several frames (RFC 6455 5.4).

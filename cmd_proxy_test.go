@@ -36,7 +36,7 @@ func proxyTestUpstream(t *testing.T) string {
 			io.WriteString(w, "plain answer")
 			return
 		}
-		demoEcho(w, r)
+		echoHandler(w, r)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -438,6 +438,27 @@ func TestLoopbackListen(t *testing.T) {
 		}
 		if got := loopback(ta); got != want {
 			t.Errorf("loopback(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// echoHandler is a gorilla WebSocket server for the tests: it sends every
+// message back as it came, with permessage-deflate when the client offers
+// it.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{EnableCompression: true}
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the client with the error
+	}
+	defer c.Close()
+	for {
+		typ, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(typ, msg); err != nil {
+			return
 		}
 	}
 }

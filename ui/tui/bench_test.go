@@ -7,6 +7,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/session"
 )
 
@@ -28,9 +29,9 @@ func millionStore(b *testing.B) *session.Store {
 	}
 	b.Cleanup(func() { s.Close() })
 	tap := session.NewTap(s, session.TapOptions{})
-	conns := make([]*live, benchConns)
+	conns := make([]*livetest.Conn, benchConns)
 	for i := range conns {
-		conns[i] = openLive(tap)
+		conns[i] = livetest.Open(tap)
 	}
 	start := time.Now()
 	for i := range benchMessages {
@@ -38,7 +39,7 @@ func millionStore(b *testing.B) *session.Store {
 		if i%2 == 1 {
 			side = decode.Server
 		}
-		conns[i%benchConns].send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
+		conns[i%benchConns].Send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
 	}
 	b.Logf("recorded %d messages in %v", benchMessages, time.Since(start).Round(time.Millisecond))
 	return s

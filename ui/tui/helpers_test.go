@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
 	"github.com/wstap/wstap/session"
 )
@@ -177,46 +176,4 @@ func (u *ui) sync() {
 	done2 := make(chan struct{})
 	u.app.Post(func() { close(done2) })
 	<-done2
-}
-
-// live is a connection fed through a tap, for what arrives while the UI
-// shows it.
-type live struct {
-	c  *session.Conn
-	at time.Time
-}
-
-var testKey = [4]byte{1, 2, 3, 4}
-
-const (
-	upgrade = "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	accepted = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-)
-
-// openLive opens a connection on tap and sends its handshake.
-func openLive(tap *session.Tap) *live {
-	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
-	c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: "127.0.0.1:50000", Server: "127.0.0.1:9000", Source: "test", Opened: at}, session.ConnOptions{})
-	l := &live{c: c, at: at}
-	c.Feed(decode.Client, l.tick(), []byte(upgrade))
-	c.Feed(decode.Server, l.tick(), []byte(accepted))
-	return l
-}
-
-func (l *live) tick() time.Time {
-	l.at = l.at.Add(time.Millisecond)
-	return l.at
-}
-
-// send sends a text message from side.
-func (l *live) send(side decode.Side, text string) {
-	h := decode.FrameHeader{Fin: true, Opcode: decode.OpText, Length: uint64(len(text))}
-	p := []byte(text)
-	if side == decode.Client {
-		h.Masked, h.MaskKey = true, testKey
-		decode.Mask(testKey, 0, p)
-	}
-	l.c.Feed(side, l.tick(), append(decode.AppendFrameHeader(nil, h), p...))
 }

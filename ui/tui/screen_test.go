@@ -8,6 +8,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/session"
 )
 
@@ -107,11 +108,11 @@ func TestScreenFollow(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	tap := session.NewTap(s, session.TapOptions{})
-	l := openLive(tap)
+	l := livetest.Open(tap)
 	u := startUI(t, s, Options{Title: "proxy", Live: true}, 80, 24)
 	u.typeText("\t") // keys to the timeline
 	for i := range 40 {
-		l.send(decode.Client, "tick "+pad(i))
+		l.Send(decode.Client, "tick "+pad(i))
 	}
 	u.waitText("tick 039", "following")
 	if strings.Contains(u.text(), "tick 000") {
@@ -120,7 +121,7 @@ func TestScreenFollow(t *testing.T) {
 	u.key(tcell.KeyUp)
 	u.sync()
 	for i := 40; i < 45; i++ {
-		l.send(decode.Server, "tick "+pad(i))
+		l.Send(decode.Server, "tick "+pad(i))
 	}
 	u.waitText("5 new ↓")
 	if strings.Contains(u.text(), "tick 044") {
@@ -134,7 +135,7 @@ func TestScreenFollow(t *testing.T) {
 	u.app.Post(func() { before = u.app.draws })
 	u.sync()
 	for i := range 1000 {
-		l.send(decode.Client, "burst "+pad(i))
+		l.Send(decode.Client, "burst "+pad(i))
 	}
 	u.waitText("burst 999")
 	time.Sleep(3 * redrawEvery)
@@ -269,10 +270,10 @@ func TestScreenSustainedLoad(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	tap := session.NewTap(s, session.TapOptions{})
-	l := openLive(tap)
+	l := livetest.Open(tap)
 	u := startUI(t, s, Options{Title: "proxy", Live: true}, 120, 40)
 	u.typeText("\t")
-	l.send(decode.Client, "first")
+	l.Send(decode.Client, "first")
 	u.waitText("first", "following")
 
 	var before int
@@ -293,7 +294,7 @@ func TestScreenSustainedLoad(t *testing.T) {
 			case <-tick.C:
 			}
 			for range 100 {
-				l.send(decode.Server, "load "+strconv.Itoa(n))
+				l.Send(decode.Server, "load "+strconv.Itoa(n))
 				n++
 			}
 		}

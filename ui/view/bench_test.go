@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/session"
 )
 
@@ -21,9 +22,9 @@ func millionStore(b *testing.B) *session.Store {
 	b.Helper()
 	s := newStore(b)
 	tap := session.NewTap(s, session.TapOptions{})
-	conns := make([]*live, benchConns)
+	conns := make([]*livetest.Conn, benchConns)
 	for i := range conns {
-		conns[i] = openLive(tap)
+		conns[i] = livetest.Open(tap)
 	}
 	start := time.Now()
 	for i := range benchMessages {
@@ -31,7 +32,7 @@ func millionStore(b *testing.B) *session.Store {
 		if i%2 == 1 {
 			side = decode.Server
 		}
-		conns[i%benchConns].send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
+		conns[i%benchConns].Send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
 	}
 	b.Logf("recorded %d messages in %v", benchMessages, time.Since(start).Round(time.Millisecond))
 	return s

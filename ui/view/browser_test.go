@@ -10,6 +10,7 @@ import (
 
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/export"
+	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/internal/outfile"
 	"github.com/wstap/wstap/session"
 	"github.com/wstap/wstap/ui/filter"
@@ -369,11 +370,11 @@ func loadBack(t *testing.T, path string) []*session.Conversation {
 func TestClear(t *testing.T) {
 	s := newStore(t)
 	tap := session.NewTap(s, session.TapOptions{})
-	old := openLive(tap)
-	old.send(decode.Client, "before")
-	old.c.End(old.tick())
-	open := openLive(tap)
-	open.send(decode.Client, "before too")
+	old := livetest.Open(tap)
+	old.Send(decode.Client, "before")
+	old.End()
+	open := livetest.Open(tap)
+	open.Send(decode.Client, "before too")
 	b, _ := newBrowser(t, s, Options{Live: true})
 	if b.Conns.Len() != 2 {
 		t.Fatalf("%d connections", b.Conns.Len())
@@ -382,7 +383,7 @@ func TestClear(t *testing.T) {
 	if b.Conns.Len() != 1 || b.Time.Len() != 0 {
 		t.Fatalf("cleared: %d connections, %d messages; want the open one, empty", b.Conns.Len(), b.Time.Len())
 	}
-	open.send(decode.Server, "after")
+	open.Send(decode.Server, "after")
 	b.Refresh()
 	if b.Time.Len() != 1 || !strings.Contains(b.TimeRow(0, 80).Text(), "after") {
 		t.Fatalf("after the clear: %d rows", b.Time.Len())
@@ -402,11 +403,11 @@ func TestClear(t *testing.T) {
 func TestFollowLive(t *testing.T) {
 	s := newStore(t)
 	tap := session.NewTap(s, session.TapOptions{})
-	l := openLive(tap)
+	l := livetest.Open(tap)
 	b, _ := newBrowser(t, s, Options{Live: true})
 	b.SetFocus(AreaTimeline)
 	for i := range 30 {
-		l.send(decode.Client, "message "+Count(int64(i)))
+		l.Send(decode.Client, "message "+Count(int64(i)))
 		b.Refresh()
 		if b.Item() != i {
 			t.Fatalf("following: message %d selected after %d arrived", b.Item(), i+1)
@@ -414,7 +415,7 @@ func TestFollowLive(t *testing.T) {
 	}
 	b.Move(-1)
 	for i := 30; i < 35; i++ {
-		l.send(decode.Server, "more")
+		l.Send(decode.Server, "more")
 		b.Refresh()
 	}
 	if b.Item() != 28 || b.Time.Unseen() != 5 {
@@ -426,7 +427,7 @@ func TestFollowLive(t *testing.T) {
 	}
 	// Paused, the lists stay; resumed, they catch up.
 	b.TogglePause()
-	l.send(decode.Client, "while paused")
+	l.Send(decode.Client, "while paused")
 	b.Refresh()
 	if b.Time.Len() != 35 {
 		t.Fatalf("paused: %d rows, want 35", b.Time.Len())
