@@ -184,7 +184,6 @@ func demoServer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // demoFragmented is longer than the demo client's write buffer, so it goes
 // out as several frames (RFC 6455 5.4).
 var demoFragmented = strings.Repeat("a fragmented message, ", 60)
