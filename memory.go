@@ -22,13 +22,19 @@ const (
 	softMemoryLimit = 120 << 20
 	// memoryCheck is how often the limit is compared with the live heap.
 	memoryCheck = time.Second
+	// memoryHeadroom is, with a quarter of the live heap, what the limit
+	// keeps above the live heap once the live heap outgrew it: room
+	// enough that the collector runs once per that much allocated, not
+	// without pause.
+	memoryHeadroom = 16 << 20
 )
 
 // limitMemory applies gcPercent and softMemoryLimit unless the
 // environment sets GOGC or GOMEMLIMIT. A session whose index outgrows the
-// limit (tens of millions of frames) would make the collector run
-// without pause near it, so the limit follows the live heap up: it stays
-// at least what gcPercent lets the heap grow to. Measured on the
+// limit (tens of thousands of connections, each with its handshake)
+// would make the collector run without pause near it, so the limit
+// follows the live heap up, keeping a quarter of it and memoryHeadroom
+// above it. Measured on the
 // benchmarks (BENCHMARKS.md): peak RSS of read --json on the short
 // capture 139 -> 108 MiB, of the proxy with 500 connections 145-170 ->
 // 126 MiB, for about 5% more CPU.
@@ -49,7 +55,7 @@ func limitMemory() {
 				return
 			}
 			live := int64(sample[0].Value.Uint64())
-			if want := live + live*gcPercent/100 + live/4; want > limit {
+			if want := live + live/4 + memoryHeadroom; want > limit {
 				limit = want
 				debug.SetMemoryLimit(limit)
 			}

@@ -35,12 +35,12 @@ const (
 	// maxActiveBytes bounds the memory of the extents being filled: past
 	// it, new extents stay at firstExtent, so that a capture with
 	// thousands of connections open at once does not hold 64 KiB each.
-	maxActiveBytes = 8 << 20
+	maxActiveBytes = 4 << 20
 	// recentBytes bounds the extents kept in memory after they were
 	// filled: a sink that follows closely (an export of connections as
 	// they end, the dump, a live view) reads what was just recorded, and
 	// finds it here rather than in the file.
-	recentBytes = 8 << 20
+	recentBytes = 4 << 20
 	// spillChunk is what a read of older data fetches from the file at
 	// once: exports read a connection's payloads in order, and one read
 	// serves many of them.
