@@ -9,8 +9,9 @@
 // operating system's limits), reverse.go and forward.go decide where a
 // client's connection goes, tls.go terminates and originates TLS, http1.go
 // reads request and response heads and relays HTTP/1.1 exchanges, relay.go
-// copies bytes in both directions, and feed.go takes the copy to the
-// decoder without ever making the relay wait for it.
+// copies bytes in both directions, feed.go takes the copy to the
+// decoder (the relay waits for it only when it is far behind, never for
+// an output), and answer.go says why when the proxy cannot relay.
 package proxy
 
 import (
