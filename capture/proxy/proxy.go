@@ -8,8 +8,9 @@
 // proxy is: listen.go accepts (with a cap, and patience with the
 // operating system's limits), reverse.go and forward.go decide where a
 // client's connection goes, tls.go terminates and originates TLS, http1.go
-// reads request and response heads and relays HTTP/1.1 exchanges, relay.go
-// copies bytes in both directions, feed.go takes the copy to the
+// reads HTTP/1.1 heads and bodies, exchange.go relays the exchanges that
+// must be read request by request, relay.go copies bytes in both
+// directions, feed.go takes the copy to the
 // decoder (the relay waits for it only when it is far behind, never for
 // an output), and answer.go says why when the proxy cannot relay.
 package proxy
