@@ -455,3 +455,39 @@ func TestPipelinedLargeMessages(t *testing.T) {
 		t.Errorf("problem: %s %s", p.Kind, p.Message)
 	}
 }
+
+// TestForwardChunkedExpect sends a chunked upload that waits for 100
+// Continue through the forward proxy: the interim answer is relayed while
+// the body waits, the body goes on chunk by chunk, and the exchange is
+// recorded with its body.
+func TestForwardChunkedExpect(t *testing.T) {
+	up := startUpstream(t, false)
+	tp := startProxy(t, Options{CA: newCA(t)})
+	tr := &http.Transport{Proxy: http.ProxyURL(tp.proxyURL()), ExpectContinueTimeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	body := strings.Repeat("chunk of an upload ", 3000)
+	req, err := http.NewRequest("POST", "http://"+up.addr+"/upload", io.NopCloser(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // chunked
+	req.Header.Set("Expect", "100-continue")
+	resp, err := (&http.Client{Transport: tr, Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != body {
+		t.Fatalf("echoed %d bytes, sent %d", len(got), len(body))
+	}
+	tr.CloseIdleConnections()
+	conn := tp.ended(t, 1)[0]
+	if len(conn.Exchanges) != 1 {
+		t.Fatalf("%d exchanges recorded, want 1", len(conn.Exchanges))
+	}
+	x := conn.Exchanges[0]
+	if x.Request == nil || x.Request.Method != "POST" || x.Request.BodySize != int64(len(body)) || x.Response == nil || x.Response.Status != 200 {
+		t.Errorf("recorded %+v / %+v", x.Request, x.Response)
+	}
+}
