@@ -5,6 +5,7 @@ package livetest
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 
 	"github.com/wstap/wstap/decode"
@@ -61,3 +62,20 @@ func (l *Conn) SendFrame(side decode.Side, op decode.Opcode, fin bool, payload [
 
 // End ends the connection.
 func (l *Conn) End() { l.c.End(l.tick()) }
+
+// Ticks records n JSON-like text messages, alternately from the client and
+// the server, on conns connections opened on tap: the session of the UI's
+// benchmarks, long connections like those of the long capture.
+func Ticks(tap *session.Tap, conns, n int) {
+	cs := make([]*Conn, conns)
+	for i := range cs {
+		cs[i] = Open(tap)
+	}
+	for i := range n {
+		side := decode.Client
+		if i%2 == 1 {
+			side = decode.Server
+		}
+		cs[i%conns].Send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
+	}
+}

@@ -1,12 +1,10 @@
 package tui
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/session"
 )
@@ -29,18 +27,8 @@ func millionStore(b *testing.B) *session.Store {
 	}
 	b.Cleanup(func() { s.Close() })
 	tap := session.NewTap(s, session.TapOptions{})
-	conns := make([]*livetest.Conn, benchConns)
-	for i := range conns {
-		conns[i] = livetest.Open(tap)
-	}
 	start := time.Now()
-	for i := range benchMessages {
-		side := decode.Client
-		if i%2 == 1 {
-			side = decode.Server
-		}
-		conns[i%benchConns].Send(side, fmt.Sprintf(`{"type":"tick","seq":%d,"price":%d.25,"symbol":"WSTP"}`, i, 100+i%50))
-	}
+	livetest.Ticks(tap, benchConns, benchMessages)
 	b.Logf("recorded %d messages in %v", benchMessages, time.Since(start).Round(time.Millisecond))
 	return s
 }
