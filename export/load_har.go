@@ -86,12 +86,7 @@ func (l *loader) loadHAR(start int64) error {
 	entriesAt := l.place(start, append(l.path, pathEl{key: "entries"}))
 	h := &harState{waiting: map[string]*harConn{}}
 	seen := false
-	for l.t.more() {
-		k, err := l.key()
-		if err != nil {
-			return err
-		}
-		l.push(pathEl{key: k})
+	if err := l.members(func(k string) (err error) {
 		switch {
 		case k == "entries" && !seen:
 			seen = true
@@ -107,12 +102,8 @@ func (l *loader) loadHAR(start int64) error {
 		default:
 			err = l.skip()
 		}
-		if err != nil {
-			return err
-		}
-		l.pop()
-	}
-	if err := l.t.end(); err != nil {
+		return err
+	}); err != nil {
 		return err
 	}
 	if !seen {
@@ -252,12 +243,7 @@ func (l *loader) harEntry(h *harState) error {
 	}
 	requestAt := l.place(start, append(l.path, pathEl{key: "request"}))
 	e := &harEntry{duration: -1}
-	for l.t.more() {
-		k, err := l.key()
-		if err != nil {
-			return err
-		}
-		l.push(pathEl{key: k})
+	if err := l.members(func(k string) (err error) {
 		switch k {
 		case "_webSocketMessages":
 			err = l.harMessages(h, e)
@@ -266,12 +252,8 @@ func (l *loader) harEntry(h *harState) error {
 		default:
 			err = l.harMember(e, k)
 		}
-		if err != nil {
-			return err
-		}
-		l.pop()
-	}
-	if err := l.t.end(); err != nil {
+		return err
+	}); err != nil {
 		return err
 	}
 	if !e.request {
@@ -536,12 +518,7 @@ func (l *loader) harWstap(e *harEntry) error {
 		return err
 	}
 	e.wstap = true
-	for l.t.more() {
-		k, err := l.key()
-		if err != nil {
-			return err
-		}
-		l.push(pathEl{key: k})
+	return l.members(func(k string) (err error) {
 		switch k {
 		case "problems":
 			err = l.harProblems(e)
@@ -565,12 +542,8 @@ func (l *loader) harWstap(e *harEntry) error {
 		default:
 			err = l.skip()
 		}
-		if err != nil {
-			return err
-		}
-		l.pop()
-	}
-	return l.t.end()
+		return err
+	})
 }
 
 // harProblems reads _wstap.problems.

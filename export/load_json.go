@@ -133,24 +133,15 @@ func (l *loader) jsonConn() error {
 	idAt := l.place(start, append(l.path, pathEl{key: "id"}))
 	jc := &jsonConn{conn: conn{c: &decode.Connection{Source: "json"}}}
 	c := jc.c
-	for l.t.more() {
-		k, err := l.key()
-		if err != nil {
-			return err
-		}
-		l.push(pathEl{key: k})
+	if err := l.members(func(k string) (err error) {
 		switch k {
 		case "exchanges", "frames", "messages", "problems":
 			err = l.jsonList(jc, k)
 		default:
 			err = l.jsonMember(jc, k)
 		}
-		if err != nil {
-			return err
-		}
-		l.pop()
-	}
-	if err := l.t.end(); err != nil {
+		return err
+	}); err != nil {
 		return err
 	}
 	if !jc.hasID {

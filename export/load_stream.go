@@ -204,6 +204,24 @@ func tokenKind(tok json.Token) string {
 	return "null"
 }
 
+// members reads the members of the object being read through its end,
+// calling member with each one's name while the path names it. An error
+// returns at once, with the path at the member that failed.
+func (l *loader) members(member func(k string) error) error {
+	for l.t.more() {
+		k, err := l.key()
+		if err != nil {
+			return err
+		}
+		l.push(pathEl{key: k})
+		if err := member(k); err != nil {
+			return err
+		}
+		l.pop()
+	}
+	return l.t.end()
+}
+
 // key reads the name of the next member.
 func (l *loader) key() (string, error) {
 	tok, _, err := l.t.token()
@@ -245,12 +263,7 @@ func (l *loader) document() error {
 	kind := undecided
 	var deferred []*LoadError // format and version, read before connections
 	ndjson := false
-	for t.more() {
-		k, err := l.key()
-		if err != nil {
-			return err
-		}
-		l.push(pathEl{key: k})
+	if err := l.members(func(k string) error {
 		switch {
 		case k == "log" && kind == undecided:
 			ok, start, err := l.open('{')
@@ -299,9 +312,8 @@ func (l *loader) document() error {
 				return err
 			}
 		}
-		l.pop()
-	}
-	if err := t.end(); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	if err := l.trailing(ndjson); err != nil {
