@@ -73,6 +73,12 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 		return nil, err
 	}
 	fr.frame(&r.frame)
+	if limit == 0 {
+		// The head only: an imported frame's payload need not even be
+		// found in its message's.
+		r.frame.Payload = r.payload[:0]
+		return &r.frame, nil
+	}
 	pay := fr.pay
 	if pay.off == payFromMessage {
 		if pay, err = s.cutFromMessage(sc, i, &fr); err != nil {
