@@ -5,14 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/wstap/wstap/internal/testpeer"
 )
 
@@ -87,4 +90,44 @@ func lines(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n"
 func requirePeer(t testing.TB, program string) string {
 	t.Helper()
 	return testpeer.Require(t, program)
+}
+
+// syncBuffer is a bytes.Buffer safe to write from one goroutine while
+// another reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// echoHandler is a gorilla WebSocket server for the tests: it sends every
+// message back as it came, with permessage-deflate when the client offers
+// it.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{EnableCompression: true}
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the client with the error
+	}
+	defer c.Close()
+	for {
+		typ, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(typ, msg); err != nil {
+			return
+		}
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,26 +36,7 @@ func requireCaptureRights(t *testing.T) {
 	l.Close()
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// echoServer is the demo's gorilla WebSocket echo server on loopback.
+// echoServer is a gorilla WebSocket echo server on loopback.
 func echoServer(t *testing.T) (*httptest.Server, int) {
 	srv := httptest.NewServer(http.HandlerFunc(echoHandler))
 	t.Cleanup(srv.Close)

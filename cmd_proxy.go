@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -258,11 +257,4 @@ func loadRoots(path string) (*x509.CertPool, error) {
 func loopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// waitIdle waits until p relays nothing, at most d or until ctx is done.
-func waitIdle(ctx context.Context, p *proxy.Proxy, d time.Duration) {
-	for deadline := time.Now().Add(d); p.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
-		time.Sleep(10 * time.Millisecond)
-	}
 }

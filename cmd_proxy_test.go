@@ -322,7 +322,7 @@ func TestProxyFDLimit(t *testing.T) {
 	// start.
 	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, wstapBinary, "proxy", "--listen", "127.0.0.1:0",
 		"--upstream", "ws://"+upstream, "--handshake-timeout", "1s", "--json", jsonPath)
-	var stderr lockedBuffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -410,25 +410,6 @@ func TestProxyFDLimit(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process's writes and the
-// test's reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestLoopbackListen: only a loopback listener goes without the warning.
 func TestLoopbackListen(t *testing.T) {
 	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:1": true, "0.0.0.0:8080": false, "[::]:8080": false, "192.0.2.1:80": false} {
@@ -438,27 +419,6 @@ func TestLoopbackListen(t *testing.T) {
 		}
 		if got := loopback(ta); got != want {
 			t.Errorf("loopback(%s) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
-// echoHandler is a gorilla WebSocket server for the tests: it sends every
-// message back as it came, with permessage-deflate when the client offers
-// it.
-func echoHandler(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{EnableCompression: true}
-	c, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return // Upgrade answered the client with the error
-	}
-	defer c.Close()
-	for {
-		typ, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if err := c.WriteMessage(typ, msg); err != nil {
-			return
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -126,4 +127,11 @@ func (s *synthFile) close() error {
 		return fmt.Errorf("writing %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// waitIdle waits until p relays nothing, at most d or until ctx is done.
+func waitIdle(ctx context.Context, p *proxy.Proxy, d time.Duration) {
+	for deadline := time.Now().Add(d); p.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
