@@ -88,11 +88,7 @@ func (j *job) capture(out *outputFlags, iface string, filter *capture.Filter, wr
 	if err := out.settle(j.stdout); err != nil {
 		return err
 	}
-	var extra []outputPath
-	if write != "" {
-		extra = append(extra, outputPath{"--write", write})
-	}
-	if err := out.check(nil, extra...); err != nil {
+	if err := out.check(nil, writeFlag(write)...); err != nil {
 		return err
 	}
 	live, err := capture.OpenLive(iface)

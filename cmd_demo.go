@@ -74,11 +74,7 @@ func (j *job) demo(out *outputFlags, once bool, write, keylog string) error {
 	if err := out.settle(j.stdout); err != nil {
 		return err
 	}
-	var extra []outputPath
-	if write != "" {
-		extra = append(extra, outputPath{"--write", write})
-	}
-	if err := out.check(nil, extra...); err != nil {
+	if err := out.check(nil, writeFlag(write)...); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "wstap-demo-")

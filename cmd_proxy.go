@@ -157,14 +157,10 @@ func (j *job) proxy(out *outputFlags, pf *proxyFlags, opts proxy.Options) error 
 	if keylog == "" {
 		keylog = os.Getenv("SSLKEYLOGFILE")
 	}
-	var extra []outputPath
-	if pf.write != "" {
-		extra = append(extra, outputPath{"--write", pf.write})
-	}
 	if pf.write == "-" {
 		return usagef("-w needs a file name: the pcapng file is written beside the other outputs")
 	}
-	if err := out.check(nil, extra...); err != nil {
+	if err := out.check(nil, writeFlag(pf.write)...); err != nil {
 		return err
 	}
 	if keylog != "" {

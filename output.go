@@ -79,6 +79,15 @@ func (o *outputFlags) check(inputs []inputFile, extra ...outputPath) error {
 	return nil
 }
 
+// writeFlag is the capture file of -w/--write, when one is given, as an
+// output to check beside the others.
+func writeFlag(path string) []outputPath {
+	if path == "" {
+		return nil
+	}
+	return []outputPath{{"--write", path}}
+}
+
 // open creates the outputs, once the inputs have opened: the store and
 // its tap, the streaming outputs in place, the exports as temporary files,
 // and the sinks that follow the store. stdout is where --dump and "-"
