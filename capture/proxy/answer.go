@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -27,6 +28,16 @@ func answer(w net.Conn, status, body string) error {
 // connection.
 func response(status, body string) []byte {
 	return fmt.Appendf(nil, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", status, len(body), body)
+}
+
+// badRequest answers a request the proxy cannot read or route: 431 for a
+// head over the limit, 400 with what is wrong otherwise.
+func (p *Proxy) badRequest(client net.Conn, err error) {
+	if errors.Is(err, errHeadTooLarge) {
+		answer(client, "431 Request Header Fields Too Large", fmt.Sprintf("wstap: a request head is limited to %d bytes\n", p.opts.MaxHeadBytes))
+		return
+	}
+	answer(client, "400 Bad Request", "wstap: "+err.Error()+"\n")
 }
 
 // refuse answers c with an HTTP error and closes it.

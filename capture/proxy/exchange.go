@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 
@@ -48,7 +47,7 @@ type exchanger struct {
 func (x *exchanger) run(ctx context.Context, first []byte) {
 	defer x.closeLeg()
 	p := x.c.p
-	for n := 0; ; n++ {
+	for {
 		raw := first
 		first = nil
 		if raw == nil {
@@ -56,7 +55,7 @@ func (x *exchanger) run(ctx context.Context, first []byte) {
 			raw, err = readHead(x.cr, p.opts.MaxHeadBytes)
 			switch {
 			case errors.Is(err, errHeadTooLarge):
-				answer(x.client, "431 Request Header Fields Too Large", fmt.Sprintf("wstap: a request head is limited to %d bytes\n", p.opts.MaxHeadBytes))
+				p.badRequest(x.client, err)
 				return
 			case err != nil:
 				// The client closed between requests, or took too long
@@ -72,12 +71,12 @@ func (x *exchanger) run(ctx context.Context, first []byte) {
 		x.c.conn.SetDeadline(time.Time{})
 		h, err := parseHead(raw, true)
 		if err != nil {
-			answer(x.client, "400 Bad Request", "wstap: "+err.Error()+"\n")
+			p.badRequest(x.client, err)
 			return
 		}
 		t, out, err := x.route(h)
 		if err != nil {
-			answer(x.client, "400 Bad Request", "wstap: "+err.Error()+"\n")
+			p.badRequest(x.client, err)
 			return
 		}
 		if x.leg == nil || x.at != t {

@@ -680,3 +680,27 @@ func TestBlockedSink(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRequests: what the proxy cannot read or route is answered with
+// what is wrong, never a reset.
+func TestBadRequests(t *testing.T) {
+	tp := startProxy(t, Options{CA: newCA(t), MaxHeadBytes: 1024})
+	for _, tc := range []struct {
+		name, raw string
+		status    int
+		says      string
+	}{
+		{"head over the limit", "GET http://127.0.0.1:1/ HTTP/1.1\r\nX-Big: " + strings.Repeat("a", 2000) + "\r\n\r\n", 431, "limited to 1024 bytes"},
+		{"origin form to a forward proxy", "GET /chat HTTP/1.1\r\nHost: a\r\n\r\n", 400, "not an absolute URL"},
+		{"not HTTP", "HELLO\r\n\r\n", 400, "not METHOD TARGET HTTP/1.x"},
+		{"CONNECT without a port", "CONNECT example HTTP/1.1\r\nHost: example\r\n\r\n", 400, "not host:port"},
+		{"a scheme it does not relay", "GET ftp://127.0.0.1/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "relays http, https, ws and wss"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := roundTrip(t, tp.addr, tc.raw)
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.says) {
+				t.Errorf("answer %d %q, want %d saying %q", resp.StatusCode, body, tc.status, tc.says)
+			}
+		})
+	}
+}

@@ -34,16 +34,15 @@ func (c *clientConn) serveForward(ctx context.Context) {
 	p := c.p
 	cr := bufio.NewReaderSize(c.conn, readBuffer)
 	raw, err := readHead(cr, p.opts.MaxHeadBytes)
-	switch {
-	case errors.Is(err, errHeadTooLarge):
-		answer(c.conn, "431 Request Header Fields Too Large", fmt.Sprintf("wstap: a request head is limited to %d bytes\n", p.opts.MaxHeadBytes))
-		return
-	case err != nil:
-		return
+	if errors.Is(err, errHeadTooLarge) {
+		p.badRequest(c.conn, err)
+	}
+	if err != nil {
+		return // gone, or too slow
 	}
 	h, err := parseHead(raw, true)
 	if err != nil {
-		answer(c.conn, "400 Bad Request", "wstap: "+err.Error()+"\n")
+		p.badRequest(c.conn, err)
 		return
 	}
 	if h.method == "CONNECT" {
@@ -89,7 +88,7 @@ func (c *clientConn) tunnel(ctx context.Context, cr *bufio.Reader, h *head) {
 	p := c.p
 	host, _, err := net.SplitHostPort(h.target)
 	if err != nil {
-		answer(c.conn, "400 Bad Request", fmt.Sprintf("wstap: CONNECT target %q is not host:port\n", clip(h.target)))
+		p.badRequest(c.conn, fmt.Errorf("CONNECT target %q is not host:port", clip(h.target)))
 		return
 	}
 	up, err := p.dial(ctx, h.target, false, "")
