@@ -116,20 +116,25 @@ func TestSpreadBombBounded(t *testing.T) {
 
 // TestSpillDiskFull: with --spill-dir on a file system that fills up, read
 // says so clearly, exits 1, and still writes the export with everything
-// but the payloads it could not keep. Needs root to mount a small tmpfs
+// but the payloads it could not keep (those written before the disk was
+// full, and those still in memory). Needs root to mount a small tmpfs
 // (CI runs as root).
 func TestSpillDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small file system needs root")
 	}
 	tiny := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", tiny).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", tiny).Run() })
 	payload := bytes.Repeat([]byte("x"), 100<<10)
 	var frames [][]byte
-	for range 30 { // 3 MB of payload for a 1 MB spill directory
+	// 30 MB of payload for a 4 MB spill directory: more than waits in
+	// memory to be written (the spill's write-back budget), so that the
+	// file fills up.
+	const messages = 300
+	for range messages {
 		frames = append(frames, serverFrame(decode.OpText, false, payload))
 	}
 	dir := t.TempDir()
@@ -140,16 +145,19 @@ func TestSpillDiskFull(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	e := loadExport(t, out)
-	if len(e.Connections) != 1 || len(e.Connections[0].Messages) != 30 {
+	if len(e.Connections) != 1 || len(e.Connections[0].Messages) != messages {
 		t.Fatalf("the export holds %d connections", len(e.Connections))
 	}
 	kept := 0
-	for _, m := range e.Connections[0].Messages {
+	for i, m := range e.Connections[0].Messages {
 		if m.Text != nil && len(*m.Text) == len(payload) {
+			if *m.Text != string(payload) {
+				t.Fatalf("message %d has a payload of the right size with other bytes", i)
+			}
 			kept++
 		}
 	}
-	if kept == 0 || kept == 30 {
-		t.Errorf("%d of 30 payloads kept with a 1 MB spill directory", kept)
+	if kept == 0 || kept == messages {
+		t.Errorf("%d of %d payloads kept with a 4 MB spill directory", kept, messages)
 	}
 }

@@ -188,7 +188,9 @@ func (r *reader) readInput(in *input) error {
 		Warn:    warn,
 		Filter:  r.filter,
 	})
-	var opts capture.RunOptions
+	// A file waits for the outputs when they fall behind (see
+	// session.Store.Pace).
+	opts := capture.RunOptions{Pace: r.outs.store.Pace}
 	if r.progress {
 		bar = &progressBar{w: j.stderr, name: in.display, size: in.size, read: in.counted, tracker: t}
 		opts.Progress = bar.update

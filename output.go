@@ -93,7 +93,9 @@ func writeFlag(path string) []outputPath {
 // and the sinks that follow the store. stdout is where --dump and "-"
 // write.
 func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
-	store, err := session.NewStore(session.StoreOptions{SpillDir: o.spillDir})
+	// Without the terminal UI nothing browses the store once the outputs
+	// wrote a connection: it is let go.
+	store, err := session.NewStore(session.StoreOptions{SpillDir: o.spillDir, LetGo: !o.tui})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@ type RunOptions struct {
 	// Progress, if set, is called every few thousand records and whenever
 	// a live source is quiet.
 	Progress func()
+	// Pace, if set, is called every few records and may hold the reading
+	// of a file back until the outputs catch up (session.Store.Pace). A
+	// live source has none: packets do not wait.
+	Pace func(context.Context)
 }
 
 // progressEvery is how many records pass between Progress calls.
@@ -37,8 +41,13 @@ const progressEvery = 4096
 func Run(ctx context.Context, src Source, t *Tracker, opts RunOptions) error {
 	var rec Record
 	for n := 0; ; n++ {
-		if n%64 == 0 && ctx.Err() != nil {
-			return nil
+		if n%64 == 0 {
+			if opts.Pace != nil {
+				opts.Pace(ctx)
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
 		if opts.Progress != nil && n%progressEvery == 0 && n > 0 {
 			opts.Progress()

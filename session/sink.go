@@ -67,6 +67,7 @@ func (s *Store) FollowConns(sink ConnSink) *Following {
 }
 
 func (s *Store) follow(flush func() error) *Following {
+	s.follower()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Following{store: s, finish: cancel, done: make(chan struct{})}
 	f.runCtx, f.flush = ctx, flush
@@ -79,6 +80,13 @@ func (s *Store) follow(flush func() error) *Following {
 // more comes.
 func (f *Following) run(handle func(Item) error) {
 	defer close(f.done)
+	defer func() {
+		if f.err != nil {
+			// Its connections are never let go: pacing would wait for
+			// ever.
+			f.store.unpaced.Store(true)
+		}
+	}()
 	ctx := f.runCtx
 	next := 0
 	lastFlush := time.Now()
@@ -103,6 +111,9 @@ func (f *Following) run(handle func(Item) error) {
 			if err != nil {
 				f.err = err
 				return
+			}
+			if it.Kind == decode.EventClosed {
+				f.store.handled(it.Conn)
 			}
 			dirty = true
 			if next%256 == 0 && time.Since(lastFlush) >= flushEvery && !flush() {

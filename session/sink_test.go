@@ -1,11 +1,14 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wstap/wstap/decode"
 )
@@ -156,4 +159,137 @@ func TestConnSinkOrder(t *testing.T) {
 	if got := fmt.Sprint(sink.ids); got != "[3 1 4 2]" {
 		t.Errorf("connections given in order %s, want [3 1 4 2]", got)
 	}
+}
+
+// wholeSink reads each connection it is given whole.
+type wholeSink struct{ got []*Conversation }
+
+func (w *wholeSink) WriteConn(s *Store, id ConnID) error {
+	c, err := s.Conversation(id)
+	if err != nil {
+		return err
+	}
+	w.got = append(w.got, c)
+	return nil
+}
+func (w *wholeSink) Flush() error { return nil }
+
+// TestStoreLetGo: with LetGo, each connection is read whole by every sink
+// that follows the store, then let go: its payloads never reach the spill
+// file, nothing of it stays in memory but its metadata and counts, and a
+// later read says it was let go rather than giving anything.
+func TestStoreLetGo(t *testing.T) {
+	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	whole := &wholeSink{}
+	conns := s.FollowConns(whole)
+	open := make(chan struct{})
+	close(open)
+	replay := &blockingSink{release: open}
+	events := s.FollowEvents(replay)
+	for i := range 5 {
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		conversation(c, rand.New(rand.NewPCG(uint64(i), 3)), 200)
+	}
+	for _, f := range []*Following{conns, events} {
+		if err := f.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(whole.got) != 5 {
+		t.Fatalf("the sink was given %d connections, want 5", len(whole.got))
+	}
+	for _, got := range whole.got {
+		if d := diffConversation(obs.conns[got.ID], got); d != "" {
+			t.Fatalf("connection %s as the sink read it: %s", got.ID, d)
+		}
+	}
+	if len(replay.got) < 5*200 {
+		t.Errorf("the event sink got %d events", len(replay.got))
+	}
+	if s.sp.writes != 0 {
+		t.Errorf("%d writes to the spill file for connections let go before the budget filled", s.sp.writes)
+	}
+	held := 0
+	for _, e := range s.sp.pages {
+		if e.owner != &s.itemStream { // the log stays
+			held++
+		}
+	}
+	if s.sp.waitingBytes != 0 || held != 0 {
+		t.Errorf("after letting go: %d bytes waiting, %d pages of connections held", s.sp.waitingBytes, held)
+	}
+	if tot := s.Totals(); tot.Connections != 5 || tot.Messages < 5*200 {
+		t.Errorf("totals after letting go: %+v", tot)
+	}
+	if _, err := s.Conversation(0); err == nil || !strings.Contains(err.Error(), "let go") {
+		t.Errorf("reading a connection let go: %v", err)
+	}
+}
+
+// TestStorePace: with LetGo, Pace holds a file's reading back while the
+// connections that ended wait for a sink, lets it go on once the sink
+// caught up and let them go, and never holds it back once a sink stopped
+// (its connections would wait for ever) or its context is done.
+func TestStorePace(t *testing.T) {
+	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tap := NewTap(s, TapOptions{})
+	stuck := &blockingSink{release: make(chan struct{})}
+	f := s.FollowEvents(stuck)
+	for i := 0; s.endedBytes.Load() <= paceBytes; i++ {
+		if i == 100 {
+			t.Fatalf("100 connections ended with %d bytes", s.endedBytes.Load())
+		}
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		conversation(c, rand.New(rand.NewPCG(uint64(i), 9)), 200)
+	}
+	paced := make(chan struct{})
+	go func() {
+		s.Pace(context.Background())
+		close(paced)
+	}()
+	select {
+	case <-paced:
+		t.Fatal("Pace returned while the sink sat on its first event")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(stuck.release)
+	<-paced // the sink handles every connection, which are let go
+	if err := f.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.endedBytes.Load(); n != 0 {
+		t.Errorf("%d bytes of ended connections left after the sink caught up", n)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.endedBytes.Add(2 * paceBytes) // as if a sink lagged
+	s.Pace(ctx)                     // returns: ctx is done
+
+	// A sink that failed never lets its connections go.
+	s2, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	tap2 := NewTap(s2, TapOptions{})
+	failed := s2.FollowEvents(&failingSink{})
+	for i := 0; s2.endedBytes.Load() <= paceBytes; i++ {
+		c := tap2.Open(&decode.Connection{ID: tap2.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		conversation(c, rand.New(rand.NewPCG(uint64(i), 9)), 200)
+	}
+	if failed.Finish() == nil {
+		t.Fatal("the failing sink did not fail")
+	}
+	s2.Pace(context.Background()) // returns: the sink stopped
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // The spill file holds payloads and full blocks of records. Each writer (a
@@ -19,7 +20,20 @@ import (
 //
 // The file is written and read outside the spill's lock: decoders that
 // record and sinks that read back never wait for each other's system
-// calls, only for a copy.
+// calls, only for a copy. A stream's current extent belongs to the
+// stream's owner, whose own lock (the connection's, the log's) is held to
+// append to the stream and to read its bytes back: most appends, which
+// fit in it, take no shared lock at all. Measured on two cores, the spill's
+// lock taken for every payload cost a fifth of the decoding goroutines'
+// time in waking each other.
+//
+// Filled extents are written back late, not at once: they wait in memory,
+// oldest first out, up to writeBackBytes. A sink that follows closely (an
+// export writing each connection as it ends) reads them from memory, and
+// when the store lets a connection go once every sink handled it (a run
+// with no view to browse it later), its extents still waiting are dropped
+// without ever being written: a capture of short connections then costs no
+// file I/O at all, while long ones spill as before.
 const (
 	// spillPage is the unit of reservation in the file.
 	spillPage = 4 << 10
@@ -28,10 +42,21 @@ const (
 	// busy one 64 KiB at a time.
 	firstExtent = spillPage
 	maxExtent   = 64 << 10
-	// directPayload is the size from which a payload is written to the
-	// file at once, in a reservation of its own, rather than through its
-	// stream's extent.
+	// directPayload is the size from which a payload gets an extent of
+	// its own rather than a place in its stream's current one.
 	directPayload = maxExtent / 2
+	// bigPayload is the size from which a payload is written to the file
+	// at once: keeping a copy of it waiting would double the memory of a
+	// message the decoder already holds whole.
+	bigPayload = 1 << 20
+	// writeBackBytes bounds the filled extents waiting in memory to be
+	// written. 200 short connections open at once (the benchmark's short
+	// shape) hold about 10-15 MiB between their first byte and their
+	// export; with 24 MiB almost none of it is written (134 writes for
+	// 320 MB of capture, against 15,000 with 16 MiB, when the sinks lag
+	// at most paceBytes), for 30 MiB more peak RSS on long connections,
+	// whose bytes spill either way.
+	writeBackBytes = 24 << 20
 	// maxActiveBytes bounds the memory of the extents being filled: past
 	// it, new extents stay at firstExtent, so that a capture with
 	// thousands of connections open at once does not hold 64 KiB each.
@@ -71,8 +96,12 @@ type spill struct {
 	// up to recentBytes; an extent being written is not let go of.
 	recent      list.List
 	recentBytes int
-	chunks      map[int64]*list.Element
-	chunkLRU    list.List // of *spillChunkData, most recent first
+	// waiting are the filled extents not written yet, oldest first, up to
+	// writeBackBytes.
+	waiting      list.List
+	waitingBytes int
+	chunks       map[int64]*list.Element
+	chunkLRU     list.List // of *spillChunkData, most recent first
 	// writes counts the writes to the file that finished: a chunk read
 	// while one finished may hold what was there before, and is not
 	// cached.
@@ -81,6 +110,9 @@ type spill struct {
 	// is appended, and what was written stays readable.
 	err    error
 	closed bool
+	// unusable is set with err or closed, for appends that do not take
+	// mu.
+	unusable atomic.Bool
 }
 
 // extent is a reservation of the file held in memory: the one a stream is
@@ -93,8 +125,16 @@ type extent struct {
 	// write is done: until then its bytes are read from here only. dirty
 	// is set when it changed meanwhile (overwrite): it is written again.
 	writing, dirty bool
-	// recent is its place in spill.recent once filled.
-	recent *list.Element
+	// recent is its place in spill.recent once written, wait its place
+	// in spill.waiting while it waits to be.
+	recent, wait *list.Element
+	// owner is the stream it belongs to (nil once let go), held its index
+	// in owner.held.
+	owner *spillStream
+	held  int
+	// dropped is set when its stream was let go while it was being
+	// written: it is forgotten once written.
+	dropped bool
 }
 
 // spillStream is one writer's sequence of extents. The zero value is a
@@ -103,6 +143,28 @@ type spillStream struct {
 	cur *extent
 	// next is the size of the next extent.
 	next int
+	// held are its extents held in memory (being filled, waiting, being
+	// written or recent), for letGo.
+	held []*extent
+}
+
+// hold adds e to its stream's extents held in memory; the caller holds mu.
+func (st *spillStream) hold(e *extent) {
+	e.owner, e.held = st, len(st.held)
+	st.held = append(st.held, e)
+}
+
+// unhold removes e from its stream's extents; the caller holds mu.
+func (e *extent) unhold() {
+	st := e.owner
+	if st == nil {
+		return
+	}
+	last := st.held[len(st.held)-1]
+	st.held[e.held], last.held = last, e.held
+	st.held[len(st.held)-1] = nil
+	st.held = st.held[:len(st.held)-1]
+	e.owner = nil
 }
 
 type spillChunkData struct {
@@ -152,14 +214,20 @@ func (s *spill) usable() error {
 }
 
 // append adds b to stream st and returns its offset in the file. After a
-// write error it returns that error and appends nothing.
+// write error it returns that error and appends nothing. The caller holds
+// the lock of st's owner.
 func (s *spill) append(st *spillStream, b []byte) (int64, error) {
+	if e := st.cur; e != nil && len(b) < directPayload && cap(e.data)-len(e.data) >= len(b) && !s.unusable.Load() {
+		off := e.start + int64(len(e.data))
+		e.data = append(e.data, b...)
+		return off, nil
+	}
 	s.mu.Lock()
 	if err := s.usable(); err != nil {
 		s.mu.Unlock()
 		return -1, err
 	}
-	if len(b) >= directPayload {
+	if len(b) >= bigPayload {
 		// Nobody reads it before append returns its offset, so it is
 		// written outside the lock; meanwhile its pages are marked, so
 		// that a read of a neighbour does not cache a chunk that holds
@@ -179,9 +247,17 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		}
 		return off, nil
 	}
-	var full *extent
+	if len(b) >= directPayload {
+		// An extent of its own, waiting with the others; the stream's
+		// current one goes on being filled.
+		e := &extent{start: s.reserve(len(b)), data: append(make([]byte, 0, len(b)), b...)}
+		s.mark(e, len(b))
+		st.hold(e)
+		s.await(e)
+		return e.start, s.writeBack()
+	}
 	if st.cur == nil || cap(st.cur.data)-len(st.cur.data) < len(b) {
-		full = s.retire(st)
+		s.retire(st)
 		size := max(st.next, firstExtent, len(b))
 		if s.activeBytes+size > maxActiveBytes {
 			size = max(firstExtent, len(b))
@@ -190,56 +266,79 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		st.next = min(2*size, maxExtent)
 		e := &extent{start: s.reserve(size), data: make([]byte, 0, size)}
 		s.mark(e, size)
+		st.hold(e)
 		s.activeBytes += size
 		st.cur = e
 	}
 	off := st.cur.start + int64(len(st.cur.data))
 	st.cur.data = append(st.cur.data, b...)
-	s.mu.Unlock()
-	if full != nil {
-		if err := s.write(full); err != nil {
-			return -1, err
-		}
+	if s.waitingBytes > writeBackBytes {
+		return off, s.writeBack()
 	}
+	s.mu.Unlock()
 	return off, nil
 }
 
-// flush writes the extent stream st is filling to the file and lets go of
-// it; the stream reserves a new one at its next append.
+// flush ends the extent stream st is filling; it waits to be written with
+// the others, and the stream reserves a new one at its next append.
 func (s *spill) flush(st *spillStream) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return errSpillClosed
 	}
-	full := s.retire(st)
-	s.mu.Unlock()
-	if full == nil {
-		return nil
-	}
-	return s.write(full)
+	s.retire(st)
+	return s.writeBack()
 }
 
-// retire ends stream st's extent, which is to be written (returned), or
+// await puts a filled extent among those waiting to be written; the
+// caller holds mu.
+func (s *spill) await(e *extent) {
+	e.wait = s.waiting.PushBack(e)
+	s.waitingBytes += cap(e.data)
+}
+
+// writeBack writes the oldest waiting extents while more than
+// writeBackBytes wait, and returns the first error. The caller holds mu,
+// which writeBack releases: the writes are made outside it.
+func (s *spill) writeBack() error {
+	var due []*extent
+	for s.waitingBytes > writeBackBytes {
+		el := s.waiting.Front()
+		e := el.Value.(*extent)
+		s.waiting.Remove(el)
+		e.wait = nil
+		s.waitingBytes -= cap(e.data)
+		e.writing = true
+		due = append(due, e)
+	}
+	s.mu.Unlock()
+	var first error
+	for _, e := range due {
+		if err := s.write(e); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// retire ends stream st's extent, which then waits to be written, or is
 // dropped when empty; the caller holds mu.
-func (s *spill) retire(st *spillStream) *extent {
+func (s *spill) retire(st *spillStream) {
 	e := st.cur
 	if e == nil {
-		return nil
+		return
 	}
 	st.cur = nil
 	s.activeBytes -= cap(e.data)
 	if len(e.data) == 0 {
 		s.forget(e)
-		return nil
+		return
 	}
-	e.writing = true
-	e.recent = s.recent.PushFront(e)
-	s.recentBytes += cap(e.data)
-	return e
+	s.await(e)
 }
 
-// write writes a filled extent to the file, then keeps it among the
+// write writes an extent that waited to the file, then keeps it among the
 // recent ones.
 func (s *spill) write(e *extent) error {
 	err := s.writeAt(e.data, e.start)
@@ -255,21 +354,70 @@ func (s *spill) write(e *extent) error {
 	e.writing = false
 	// A chunk read meanwhile holds zeros where it now has data.
 	s.dropChunks(e.start, e.start+int64(len(e.data)))
+	if e.dropped || s.closed {
+		s.forget(e)
+		return err
+	}
+	if err != nil {
+		// Its bytes are not in the file: it stays in memory, where they
+		// are read. Nothing is appended after a write error, so what
+		// stays is bounded by the write-back budget.
+		return err
+	}
+	e.recent = s.recent.PushFront(e)
+	s.recentBytes += cap(e.data)
 	for s.recentBytes > recentBytes {
 		el := s.recent.Back()
 		old := el.Value.(*extent)
-		if old.writing {
-			break // still being written by another goroutine: later
-		}
 		s.recent.Remove(el)
+		old.recent = nil
 		s.recentBytes -= cap(old.data)
 		s.forget(old)
 	}
 	return err
 }
 
-// forget unmaps e's pages; the caller holds mu.
-func (s *spill) forget(e *extent) { s.unmark(e, cap(e.data)) }
+// letGo forgets the extents of stream st held in memory, without writing
+// those still waiting: nobody will read st's bytes again. Its pages of
+// the file that were never written stay holes.
+func (s *spill) letGo(st *spillStream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if st.cur != nil {
+		s.activeBytes -= cap(st.cur.data)
+		st.cur = nil
+	}
+	for len(st.held) > 0 {
+		e := st.held[len(st.held)-1]
+		switch {
+		case e.wait != nil:
+			s.waiting.Remove(e.wait)
+			e.wait = nil
+			s.waitingBytes -= cap(e.data)
+		case e.recent != nil:
+			s.recent.Remove(e.recent)
+			e.recent = nil
+			s.recentBytes -= cap(e.data)
+		case e.writing:
+			// write forgets it when done; its pages stay mapped until
+			// then, so that no chunk is cached from the file meanwhile.
+			e.dropped = true
+			e.unhold()
+			continue
+		}
+		s.forget(e)
+	}
+}
+
+// forget unmaps e's pages and takes it from its stream; the caller holds
+// mu.
+func (s *spill) forget(e *extent) {
+	s.unmark(e, cap(e.data))
+	e.unhold()
+}
 
 // mark maps the pages of the n bytes from e.start to e; the caller holds
 // mu.
@@ -296,6 +444,7 @@ func (s *spill) writeAt(b []byte, off int64) error {
 		defer s.mu.Unlock()
 		if s.err == nil {
 			s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
+			s.unusable.Store(true)
 		}
 		return s.err
 	}
@@ -314,7 +463,8 @@ func (s *spill) dropChunks(from, to int64) {
 }
 
 // readAt appends the n bytes at off to dst: from an extent in memory, a
-// cached chunk, or the file.
+// cached chunk, or the file. The caller holds the lock of the owner of the
+// stream they were appended to (see append).
 func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,6 +581,7 @@ func (s *spill) overwrite(off int64, b []byte) error {
 		}
 		if _, err := s.f.WriteAt(b[:n], off); err != nil {
 			s.err = fmt.Errorf("writing the spill file %s: %w", s.path, err)
+			s.unusable.Store(true)
 			return s.err
 		}
 		s.dropChunks(off, off+int64(n))
@@ -447,6 +598,7 @@ func (s *spill) close() error {
 		return nil
 	}
 	s.closed = true
+	s.unusable.Store(true)
 	s.pages, s.chunks = nil, nil
 	return s.f.Close()
 }

@@ -126,8 +126,8 @@ func TestSpillWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.close()
-	first := bytes.Repeat([]byte("kept "), directPayload/5+1)
-	off, err := sp.append(&spillStream{}, first) // written directly
+	first := bytes.Repeat([]byte("kept "), bigPayload/5+1)
+	off, err := sp.append(&spillStream{}, first) // written at once
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSpillWriteFailure(t *testing.T) {
 		t.Skipf("no /proc to reopen the spill file read-only: %v", err)
 	}
 	sp.f = ro
-	if _, err := sp.append(&spillStream{}, bytes.Repeat([]byte("x"), directPayload)); err == nil {
+	if _, err := sp.append(&spillStream{}, bytes.Repeat([]byte("x"), bigPayload)); err == nil {
 		t.Fatal("append succeeded on a file that cannot be written")
 	} else if !bytes.Contains([]byte(err.Error()), []byte("writing the spill file")) {
 		t.Errorf("error %q does not say what failed", err)
@@ -151,11 +151,89 @@ func TestSpillWriteFailure(t *testing.T) {
 	}
 }
 
+// TestSpillWriteBack: filled extents wait in memory up to writeBackBytes
+// and are read from there; past it the oldest are written and read back
+// from the file; a stream let go drops what still waits without writing
+// it, and forgets the rest.
+func TestSpillWriteBack(t *testing.T) {
+	sp, err := newSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	var short spillStream
+	piece := bytes.Repeat([]byte("short connection "), 100)
+	var offs []int64
+	for range 50 {
+		off, err := sp.append(&short, piece)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	if err := sp.flush(&short); err != nil {
+		t.Fatal(err)
+	}
+	if sp.writes != 0 || sp.waitingBytes == 0 {
+		t.Fatalf("a short stream was written at once (%d writes, %d bytes waiting)", sp.writes, sp.waitingBytes)
+	}
+	for _, off := range offs {
+		if got, err := sp.readAt(nil, off, len(piece)); err != nil || !bytes.Equal(got, piece) {
+			t.Fatalf("reading a waiting extent at %d: %v", off, err)
+		}
+	}
+
+	// A long stream goes past the budget: its oldest extents are written
+	// (and the short one's, older still), and read back from the file
+	// once the recent ones are let go of too.
+	var long spillStream
+	big := make([]byte, directPayload)
+	var longOffs []int64
+	for i := range 2 * (writeBackBytes + recentBytes) / len(big) {
+		for j := range big {
+			big[j] = byte(i + j)
+		}
+		off, err := sp.append(&long, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		longOffs = append(longOffs, off)
+	}
+	if sp.writes == 0 || sp.waitingBytes > writeBackBytes {
+		t.Fatalf("past the budget: %d writes, %d bytes waiting", sp.writes, sp.waitingBytes)
+	}
+	for i, off := range longOffs {
+		for j := range big {
+			big[j] = byte(i + j)
+		}
+		if got, err := sp.readAt(nil, off, len(big)); err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("reading back payload %d at %d: %v", i, off, err)
+		}
+	}
+	if got, err := sp.readAt(nil, offs[0], len(piece)); err != nil || !bytes.Equal(got, piece) {
+		t.Fatalf("reading back the short stream from the file: %v", err)
+	}
+
+	// Let go: nothing of the long stream is held any more, and the
+	// waiting bytes it had are gone without a write.
+	writes := sp.writes
+	sp.letGo(&long)
+	if len(long.held) != 0 || sp.waitingBytes != 0 || sp.writes != writes {
+		t.Fatalf("after letting go: %d extents held, %d bytes waiting, %d more writes", len(long.held), sp.waitingBytes, sp.writes-writes)
+	}
+	for _, e := range sp.pages {
+		if e.owner == &long {
+			t.Fatal("a page still maps to an extent of the stream let go")
+		}
+	}
+}
+
 // TestSpillConcurrent: decoders append to streams of their own, small
 // payloads and direct ones, while readers read back what was appended
 // before, from every place it can be (an extent being filled or written,
 // a recent one, a cached chunk, the file). Every read gives the bytes
-// appended.
+// appended. Each stream has an owner whose lock is held to append to it
+// and to read it back, as a connection's is in the store.
 func TestSpillConcurrent(t *testing.T) {
 	sp, err := newSpill(t.TempDir())
 	if err != nil {
@@ -163,9 +241,11 @@ func TestSpillConcurrent(t *testing.T) {
 	}
 	defer sp.close()
 	type written struct {
-		off  int64
-		data []byte
+		owner int
+		off   int64
+		data  []byte
 	}
+	var owners [4]sync.Mutex
 	var mu sync.Mutex
 	var done []written
 	var wg sync.WaitGroup
@@ -181,15 +261,19 @@ func TestSpillConcurrent(t *testing.T) {
 					n = directPayload + rng.IntN(maxExtent)
 				}
 				b := bytes.Repeat([]byte{byte(w*16 + i%16)}, n)
+				owners[w].Lock()
 				off, err := sp.append(&st, b)
+				owners[w].Unlock()
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				mu.Lock()
-				done = append(done, written{off, b})
+				done = append(done, written{w, off, b})
 				mu.Unlock()
 			}
+			owners[w].Lock()
+			defer owners[w].Unlock()
 			if err := sp.flush(&st); err != nil {
 				t.Error(err)
 			}
@@ -221,7 +305,9 @@ func TestSpillConcurrent(t *testing.T) {
 				}
 				w := done[i]
 				mu.Unlock()
+				owners[w.owner].Lock()
 				got, err := sp.readAt(nil, w.off, len(w.data))
+				owners[w.owner].Unlock()
 				if err != nil || !bytes.Equal(got, w.data) {
 					t.Errorf("%d bytes at %d read back wrong: %v", len(w.data), w.off, err)
 					return

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wstap/wstap/decode"
 )
@@ -20,6 +21,15 @@ type StoreOptions struct {
 	// SpillDir is where the spill file is made; "" is the temporary
 	// directory (os.TempDir).
 	SpillDir string
+	// LetGo lets go of a connection's frames, messages and payloads once
+	// it ended and every sink following the store handled it: for a run
+	// that only writes its outputs, with no view to browse the store
+	// afterwards. Its payloads still waiting to be written to the spill
+	// file then never are (a capture of short connections costs no file
+	// I/O). Reading such a connection's frames or messages afterwards is
+	// an error; its metadata, counts and problems stay. Sinks must follow
+	// the store before anything is recorded.
+	LetGo bool
 }
 
 // Store keeps every connection the tap shows: its metadata, problems and
@@ -51,7 +61,26 @@ type Store struct {
 	// err is the first spill failure, reported once; recording goes on
 	// in memory.
 	err error
+	// letGo is StoreOptions.LetGo; followers counts the sinks following
+	// the store, each of which handles a connection before it is let go.
+	letGo     bool
+	followers int
+	// endedBytes are the payload bytes of the connections that ended and
+	// wait for the sinks to handle them before they are let go (see
+	// Pace); unpaced is set when a sink stopped, and pacing with it.
+	endedBytes atomic.Int64
+	unpaced    atomic.Bool
 }
+
+// paceBytes is how much of the payloads of connections that ended may wait
+// for the sinks before Pace holds the source back: a sixth of the spill's
+// write-back budget, which also holds the connections still open, so that
+// what the sinks read is still in memory and is let go without ever being
+// written.
+const paceBytes = writeBackBytes / 6
+
+// pacePoll is how often Pace looks again while it holds the source back.
+const pacePoll = time.Millisecond
 
 // storedConn is what the store keeps of one connection. mu guards all of
 // it.
@@ -76,6 +105,12 @@ type storedConn struct {
 	// log shows for that event, however far behind it is.
 	handshakes []handshakeCopy
 	ended      bool
+	// handled counts the sinks that handled the connection since it
+	// ended; gone is set once it was let go (see StoreOptions.LetGo).
+	handled int
+	gone    atomic.Bool
+	// bytes are the payload bytes recorded for it.
+	bytes int64
 }
 
 type handshakeCopy struct {
@@ -97,7 +132,7 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{})}
+	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{}), letGo: opts.LetGo}
 	s.items = s.newLog(itemRecSize, &s.itemStream)
 	return s, nil
 }
@@ -168,9 +203,10 @@ func (s *Store) fail(err error) {
 	}
 }
 
-// add makes a connection and returns its id; the caller holds mu. id, if
-// not "", is the connection's ID instead of c's (an import's, made unique).
-func (s *Store) add(c *decode.Connection, id string) ConnID {
+// add makes a connection and returns its id, and the connection for the
+// one who records it; the caller holds mu. id, if not "", is the
+// connection's ID instead of c's (an import's, made unique).
+func (s *Store) add(c *decode.Connection, id string) (ConnID, *storedConn) {
 	sc := &storedConn{}
 	sc.frames, sc.messages, sc.lists = s.newLog(frameRecSize, &sc.stream), s.newLog(messageRecSize, &sc.stream), s.newLog(listRecSize, &sc.stream)
 	if id != "" {
@@ -178,7 +214,7 @@ func (s *Store) add(c *decode.Connection, id string) ConnID {
 	}
 	sc.snapshot(c, false)
 	s.conns = append(s.conns, sc)
-	return ConnID(len(s.conns) - 1)
+	return ConnID(len(s.conns) - 1), sc
 }
 
 // snapshot copies what changed of the decoder's connection into the
@@ -245,16 +281,17 @@ func copyClose(c *decode.Close) *decode.Close {
 	return &cc
 }
 
-// record stores what e carries for connection id, and logs it with the
-// connection's state. imported is set for events an import made, whose
+// record stores what e carries for connection id, sc, and logs it with
+// the connection's state. imported is set for events an import made, whose
 // frames may come without the payload their message repeats (see
-// payFromMessage).
-func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported bool) {
-	sc, err := s.conn(id)
-	if err != nil {
+// payFromMessage). The recorder holds sc from add: looking it up by id
+// would take mu for every frame, from every decoding goroutine.
+func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.State, imported bool) {
+	sc.mu.Lock()
+	if sc.gone.Load() && e.Kind != decode.EventProblem {
+		sc.mu.Unlock()
 		return
 	}
-	sc.mu.Lock()
 	switch e.Kind {
 	case decode.EventFrame:
 		s.recordFrame(sc, e.Frame, imported)
@@ -281,6 +318,15 @@ func (s *Store) record(id ConnID, e decode.Event, state decode.State, imported b
 			l.seal(s.sp)
 		}
 		s.fail(s.sp.flush(&sc.stream))
+		s.mu.Lock()
+		unfollowed := s.letGo && s.followers == 0
+		s.mu.Unlock()
+		if s.letGo {
+			s.endedBytes.Add(sc.bytes)
+		}
+		if unfollowed {
+			s.release(sc)
+		}
 	case decode.EventHandshake:
 		sc.snapshot(e.Conn, false)
 		sc.handshakes = append(sc.handshakes, handshakeCopy{copyRequest(e.Conn.Request), copyResponse(e.Conn.Response)})
@@ -317,6 +363,7 @@ func (s *Store) spillPayload(sc *storedConn, p []byte) int64 {
 	if len(p) == 0 {
 		return 0
 	}
+	sc.bytes += int64(len(p))
 	off, err := s.sp.append(&sc.stream, p)
 	if err != nil {
 		s.fail(err)
@@ -488,7 +535,68 @@ func (s *Store) conn(id ConnID) (*storedConn, error) {
 	if id < 0 || int(id) >= len(s.conns) {
 		return nil, fmt.Errorf("no connection %d in the store (%d)", id, len(s.conns))
 	}
-	return s.conns[id], nil
+	sc := s.conns[id]
+	if sc.gone.Load() {
+		return nil, fmt.Errorf("connection %s was let go once every output wrote it", sc.meta.ID)
+	}
+	return sc, nil
+}
+
+// follower counts one more sink following the store.
+func (s *Store) follower() {
+	s.mu.Lock()
+	s.followers++
+	s.mu.Unlock()
+}
+
+// handled tells the store that one of the sinks following it handled
+// connection id, which ended; with StoreOptions.LetGo, the last of them
+// lets it go.
+func (s *Store) handled(id ConnID) {
+	s.mu.Lock()
+	if !s.letGo || s.closed || id < 0 || int(id) >= len(s.conns) {
+		s.mu.Unlock()
+		return
+	}
+	sc, followers := s.conns[id], s.followers
+	s.mu.Unlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.handled++
+	if sc.handled >= followers && sc.ended && !sc.gone.Load() {
+		s.release(sc)
+	}
+}
+
+// Pace holds a source that can wait (a file being read) back while the
+// sinks lag behind it: while the payloads of connections that ended and
+// wait for the sinks to be let go exceed paceBytes. Without it a sink
+// slower than decoding (an export, on a machine with few cores) falls
+// further behind the whole run, and what it reads has been written to the
+// spill file and must be read back; paced, the whole pipeline goes at the
+// sinks' speed with no file I/O for short connections. It returns at once
+// for a store that keeps everything, when ctx is done, and for good once a
+// sink stopped (its connections are never let go). A live source never
+// calls it: the relay must not wait for a sink.
+func (s *Store) Pace(ctx context.Context) {
+	if !s.letGo {
+		return
+	}
+	for s.endedBytes.Load() > paceBytes && !s.unpaced.Load() && ctx.Err() == nil {
+		time.Sleep(pacePoll)
+	}
+}
+
+// release lets go of connection sc's records and payloads, keeping its
+// metadata, counts and problems; the caller holds sc.mu.
+func (s *Store) release(sc *storedConn) {
+	sc.gone.Store(true)
+	s.endedBytes.Add(-sc.bytes)
+	s.sp.letGo(&sc.stream)
+	for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
+		l.spilled, l.kept, l.tail = nil, nil, nil
+	}
+	sc.handshakes, sc.exchanges = nil, nil
 }
 
 // Info is a copy of a connection's metadata, with the counts of what the

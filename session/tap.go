@@ -115,9 +115,11 @@ type Conn struct {
 	conn *decode.Connection
 	opts ConnOptions
 	gate gate
-	// id is the connection's place in the store, once shown.
-	id    ConnID
-	shown bool
+	// id is the connection's place in the store once shown, and stored
+	// the store's record of it.
+	id     ConnID
+	stored *storedConn
+	shown  bool
 	// closed is the closed event held back for Release (OrderedEnd).
 	closed *decode.Event
 	ended  bool
@@ -290,7 +292,7 @@ func (c *Conn) show() {
 	s := c.tap.store
 	s.mu.Lock()
 	if !s.closed {
-		c.id = s.add(c.conn, "")
+		c.id, c.stored = s.add(c.conn, "")
 		c.shown = true
 	}
 	s.mu.Unlock()
@@ -320,5 +322,5 @@ func (c *Conn) record(e decode.Event) {
 	if c.tap.opts.Observe != nil {
 		c.tap.opts.Observe(e)
 	}
-	c.tap.store.record(c.id, e, c.conn.State, false)
+	c.tap.store.record(c.stored, c.id, e, c.conn.State, false)
 }
