@@ -134,13 +134,17 @@ func (f *Following) run(handle func(Item) error) {
 		case <-changed:
 			// Let more come before looking: a busy capture records
 			// thousands of items a millisecond, and waking for each would
-			// cost more than handling them.
-			pause := time.NewTimer(followBatch)
-			select {
-			case <-pause.C:
-			case <-ctx.Done():
+			// cost more than handling them. Not when a file's reading is
+			// about to wait for the sinks (Pace): it would wait for the
+			// pause.
+			if f.store.endedBytes.Load() < paceBytes/2 {
+				pause := time.NewTimer(followBatch)
+				select {
+				case <-pause.C:
+				case <-ctx.Done():
+				}
+				pause.Stop()
 			}
-			pause.Stop()
 		case <-ctx.Done():
 		case <-timeout:
 			if !flush() {
