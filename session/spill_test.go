@@ -187,7 +187,7 @@ func TestSpillWriteBack(t *testing.T) {
 	// (and the short one's, older still), and read back from the file
 	// once the recent ones are let go of too.
 	var long spillStream
-	big := make([]byte, directPayload)
+	big := make([]byte, directPayload/2)
 	var longOffs []int64
 	for i := range 2 * (writeBackBytes + recentBytes) / len(big) {
 		for j := range big {
