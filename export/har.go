@@ -169,14 +169,7 @@ func writeWebSocketEntry(e *jw, src session.ConnSource, r Redaction) error {
 	})
 	w.end()
 	o.key("_webSocketMessages")
-	writeList(e, entryIndent, c.MessageCount, func(i int) {
-		m, merr := src.Message(i)
-		if err = cmp.Or(err, merr); merr != nil {
-			e.raw("null")
-			return
-		}
-		writeHARMessage(e, m)
-	})
+	err = cmp.Or(err, writeLongList(e, entryIndent, c.MessageCount, src, messageItems(writeHARMessage)))
 	o.end()
 	return err
 }

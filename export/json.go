@@ -137,40 +137,34 @@ func writeConnJSON(e *jw, src session.ConnSource, r Redaction) error {
 	})
 
 	o.key("frames")
-	lastMsg, lastDerivable := -1, false // a message's frames are often together
-	writeList(e, in, c.FrameCount, func(i int) {
-		// The head first: the payload is read only when the frame's
-		// cannot be derived from its message's.
-		f, ferr := src.FrameHead(i)
-		if err = cmp.Or(err, ferr); ferr != nil {
-			e.raw("null")
-			return
-		}
-		if f.Message != lastMsg && f.Message >= 0 && f.Message < c.MessageCount {
-			var derr error
-			lastMsg = f.Message
-			lastDerivable, derr = src.Derivable(f.Message)
-			err = cmp.Or(err, derr)
-		}
-		payload := !(f.Message == lastMsg && lastDerivable)
-		if payload {
-			if f, ferr = src.Frame(i); ferr != nil {
-				err = cmp.Or(err, ferr)
+	err = cmp.Or(err, writeLongList(e, in, c.FrameCount, src, func(src session.ConnSource) itemWriter {
+		lastMsg, lastDerivable := -1, false // a message's frames are often together
+		return func(e *jw, i int) error {
+			// The head first: the payload is read only when the frame's
+			// cannot be derived from its message's.
+			f, err := src.FrameHead(i)
+			if err != nil {
 				e.raw("null")
-				return
+				return err
 			}
+			if f.Message != lastMsg && f.Message >= 0 && f.Message < c.MessageCount {
+				lastMsg = f.Message
+				lastDerivable, err = src.Derivable(f.Message)
+			}
+			payload := !(f.Message == lastMsg && lastDerivable)
+			if payload {
+				var ferr error
+				if f, ferr = src.Frame(i); ferr != nil {
+					e.raw("null")
+					return cmp.Or(err, ferr)
+				}
+			}
+			writeFrameJSON(e, f, payload)
+			return err
 		}
-		writeFrameJSON(e, f, payload)
-	})
+	}))
 	o.key("messages")
-	writeList(e, in, c.MessageCount, func(i int) {
-		m, merr := src.Message(i)
-		if err = cmp.Or(err, merr); merr != nil {
-			e.raw("null")
-			return
-		}
-		writeMessageJSON(e, m)
-	})
+	err = cmp.Or(err, writeLongList(e, in, c.MessageCount, src, messageItems(writeMessageJSON)))
 	writeCloses(e, &o, c)
 	o.key("problems")
 	writeList(e, in, c.ProblemCount, func(i int) {

@@ -175,9 +175,43 @@ func (l *recordLog) unseal(sp *spill, cache *blockCache) {
 	l.sealed = false
 }
 
+// blockMemo is the block of records a reader read back last from one
+// log, so that reading a connection's records in order asks the shared
+// cache (and takes its lock) once a block, not once a record: an export
+// rendering a long connection on several goroutines spent a third of its
+// time on that lock. Only for a connection that ended, whose blocks no
+// longer change (see Reader.memosFor).
+type blockMemo struct {
+	key  blockKey
+	data []byte
+}
+
+// forFrames, forMessages and forLists return the memo of one log, nil
+// without memos.
+func (m *blockMemos) forFrames() *blockMemo {
+	if m == nil {
+		return nil
+	}
+	return &m.frames
+}
+
+func (m *blockMemos) forMessages() *blockMemo {
+	if m == nil {
+		return nil
+	}
+	return &m.messages
+}
+
+func (m *blockMemos) forLists() *blockMemo {
+	if m == nil {
+		return nil
+	}
+	return &m.lists
+}
+
 // record returns the bytes of record i (valid until the next call that
-// touches the store).
-func (l *recordLog) record(sp *spill, cache *blockCache, i int) ([]byte, error) {
+// touches the store), through memo when it is not nil.
+func (l *recordLog) record(sp *spill, cache *blockCache, i int, memo *blockMemo) ([]byte, error) {
 	if i < 0 || i >= l.n {
 		return nil, fmt.Errorf("record %d of %d", i, l.n)
 	}
@@ -189,6 +223,9 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int) ([]byte, error) 
 		return b[at : at+l.size], nil
 	}
 	key := blockKey{l.id, blk}
+	if memo != nil && memo.data != nil && memo.key == key {
+		return memo.data[at : at+l.size], nil
+	}
 	data := cache.get(key)
 	if data == nil {
 		n := blockRecords * l.size
@@ -201,13 +238,16 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int) ([]byte, error) 
 		}
 		cache.put(key, data)
 	}
+	if memo != nil {
+		memo.key, memo.data = key, data
+	}
 	return data[at : at+l.size], nil
 }
 
 // update rewrites record i with put, wherever the record is: in the block
 // being filled, in a block kept in memory, or in the spill file.
 func (l *recordLog) update(sp *spill, cache *blockCache, i int, put func(b []byte)) error {
-	b, err := l.record(sp, cache, i)
+	b, err := l.record(sp, cache, i, nil)
 	if err != nil {
 		return err
 	}

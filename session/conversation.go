@@ -107,6 +107,11 @@ type ConnSource interface {
 	Derivable(i int) (bool, error)
 	Problem(i int) (decode.Problem, error)
 	Exchange(i int) (decode.Exchange, error)
+	// Fork returns a source of the same connection to be used beside
+	// this one, on another goroutine: what a source returns is valid
+	// until its next call, and a writer rendering a long list on several
+	// goroutines gives each its own.
+	Fork() ConnSource
 }
 
 // Source returns connection id of the store as a ConnSource, with its
@@ -132,6 +137,9 @@ func (v *storeSource) FrameHead(i int) (*decode.Frame, error) { return v.r.Frame
 func (v *storeSource) Message(i int) (*decode.Message, error) { return v.r.Message(v.id, i) }
 func (v *storeSource) Derivable(i int) (bool, error)          { return v.r.Derivable(v.id, i) }
 func (v *storeSource) Problem(i int) (decode.Problem, error)  { return v.s.Problem(v.id, i) }
+func (v *storeSource) Fork() ConnSource {
+	return &storeSource{s: v.s, id: v.id, meta: v.meta, r: v.s.NewReader()}
+}
 func (v *storeSource) Exchange(i int) (decode.Exchange, error) {
 	return v.s.Exchange(v.id, i)
 }
@@ -160,6 +168,9 @@ func (c *Conversation) Message(i int) (*decode.Message, error) {
 	}
 	return &c.Messages[i], nil
 }
+
+// Fork returns c itself: reading it changes nothing.
+func (c *Conversation) Fork() ConnSource { return c }
 
 // Derivable compares the bytes, as the store's records cannot.
 func (c *Conversation) Derivable(i int) (bool, error) {

@@ -13,6 +13,7 @@ import (
 // readers may read it at once.
 type Reader struct {
 	s       *Store
+	memos   blockMemos
 	frame   decode.Frame
 	message decode.Message
 	payload []byte
@@ -23,10 +24,34 @@ type Reader struct {
 // NewReader returns a reader of s.
 func (s *Store) NewReader() *Reader { return &Reader{s: s} }
 
-// frameRec returns the record of frame i of sc; the caller holds sc.mu.
-func (s *Store) frameRec(sc *storedConn, i int) (frameRec, error) {
+// blockMemos are the blocks of records a reader read last, one per log
+// of a connection (see blockMemo).
+type blockMemos struct{ frames, messages, lists blockMemo }
+
+// memosFor returns the reader's memos for reading sc, or nil when sc's
+// blocks may still change (it has not ended).
+func (r *Reader) memosFor(sc *storedConn) *blockMemos {
+	if !sc.frozen.Load() {
+		return nil
+	}
+	return &r.memos
+}
+
+// lockToRead takes sc's lock for reading, unless sc is frozen, and
+// returns what gives it back.
+func lockToRead(sc *storedConn) (unlock func()) {
+	if sc.frozen.Load() {
+		return func() {}
+	}
+	sc.mu.RLock()
+	return sc.mu.RUnlock
+}
+
+// frameRec returns the record of frame i of sc, through memos when not
+// nil; the caller holds sc.mu.
+func (s *Store) frameRec(sc *storedConn, i int, memos *blockMemos) (frameRec, error) {
 	var fr frameRec
-	b, err := sc.frames.record(s.sp, s.cache, i)
+	b, err := sc.frames.record(s.sp, s.cache, i, memos.forFrames())
 	if err != nil {
 		return fr, fmt.Errorf("connection %s: frame: %w", sc.meta.ID, err)
 	}
@@ -34,11 +59,11 @@ func (s *Store) frameRec(sc *storedConn, i int) (frameRec, error) {
 	return fr, nil
 }
 
-// messageRec returns the record of message i of sc; the caller holds
-// sc.mu.
-func (s *Store) messageRec(sc *storedConn, i int) (messageRec, error) {
+// messageRec returns the record of message i of sc, through memos when
+// not nil; the caller holds sc.mu.
+func (s *Store) messageRec(sc *storedConn, i int, memos *blockMemos) (messageRec, error) {
 	var mr messageRec
-	b, err := sc.messages.record(s.sp, s.cache, i)
+	b, err := sc.messages.record(s.sp, s.cache, i, memos.forMessages())
 	if err != nil {
 		return mr, fmt.Errorf("connection %s: message: %w", sc.meta.ID, err)
 	}
@@ -66,9 +91,9 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	fr, err := s.frameRec(sc, i)
+	defer lockToRead(sc)()
+	memos := r.memosFor(sc)
+	fr, err := s.frameRec(sc, i, memos)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +106,7 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 	}
 	pay := fr.pay
 	if pay.off == payFromMessage {
-		if pay, err = s.cutFromMessage(sc, i, &fr); err != nil {
+		if pay, err = s.cutFromMessage(sc, i, &fr, memos); err != nil {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
@@ -95,17 +120,17 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 // cutFromMessage finds where frame i's payload lies in its message's: the
 // frames before it in the message take the bytes before. The caller holds
 // mu.
-func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec) (payRef, error) {
+func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec, memos *blockMemos) (payRef, error) {
 	if fr.message < 0 || int(fr.message) >= sc.messages.n {
 		return payRef{off: payLost}, nil
 	}
-	mr, err := s.messageRec(sc, int(fr.message))
+	mr, err := s.messageRec(sc, int(fr.message), memos)
 	if err != nil {
 		return payRef{}, err
 	}
 	var off int64
 	for k := range int(mr.count) {
-		fi, err := s.frameOf(sc, &mr, k)
+		fi, err := s.frameOf(sc, &mr, k, memos)
 		if err != nil {
 			return payRef{}, err
 		}
@@ -115,7 +140,7 @@ func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec) (payRef, err
 			}
 			return payRef{off: mr.pay.off + off, n: fr.pay.n}, nil
 		}
-		other, err := s.frameRec(sc, fi)
+		other, err := s.frameRec(sc, fi, memos)
 		if err != nil {
 			return payRef{}, err
 		}
@@ -124,13 +149,13 @@ func (s *Store) cutFromMessage(sc *storedConn, i int, fr *frameRec) (payRef, err
 	return payRef{off: payLost}, nil
 }
 
-// frameOf returns the index of the k-th frame of message record mr; the
-// caller holds sc.mu.
-func (s *Store) frameOf(sc *storedConn, mr *messageRec, k int) (int, error) {
+// frameOf returns the index of the k-th frame of message record mr,
+// through memos when not nil; the caller holds sc.mu.
+func (s *Store) frameOf(sc *storedConn, mr *messageRec, k int, memos *blockMemos) (int, error) {
 	if mr.flags&flagListed == 0 {
 		return int(mr.first) + k, nil
 	}
-	b, err := sc.lists.record(s.sp, s.cache, int(mr.first)+k)
+	b, err := sc.lists.record(s.sp, s.cache, int(mr.first)+k, memos.forLists())
 	if err != nil {
 		return 0, err
 	}
@@ -166,16 +191,16 @@ func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	mr, err := s.messageRec(sc, i)
+	defer lockToRead(sc)()
+	memos := r.memosFor(sc)
+	mr, err := s.messageRec(sc, i, memos)
 	if err != nil {
 		return nil, err
 	}
 	mr.message(&r.message)
 	r.frames = r.frames[:0]
 	for k := range int(mr.count) {
-		fi, err := s.frameOf(sc, &mr, k)
+		fi, err := s.frameOf(sc, &mr, k, memos)
 		if err != nil {
 			return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 		}
@@ -219,9 +244,8 @@ func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	mr, err := s.messageRec(sc, i)
+	defer lockToRead(sc)()
+	mr, err := s.messageRec(sc, i, r.memosFor(sc))
 	if err != nil {
 		return false, err
 	}

@@ -231,8 +231,8 @@ func (s *Store) Problem(id ConnID, i int) (decode.Problem, error) {
 	if err != nil {
 		return decode.Problem{}, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	if i < 0 || i >= len(sc.problems) {
 		return decode.Problem{}, fmt.Errorf("connection %s has no problem %d", sc.meta.ID, i)
 	}
@@ -253,7 +253,7 @@ func (s *Store) Totals() Totals {
 	s.mu.Unlock()
 	var t Totals
 	for _, sc := range conns {
-		sc.mu.Lock()
+		sc.mu.RLock()
 		t.Connections++
 		t.Messages += int64(sc.messages.n)
 		t.Problems += int64(len(sc.problems) + sc.meta.SuppressedProblems)
@@ -262,7 +262,7 @@ func (s *Store) Totals() Totals {
 				t.Errors++
 			}
 		}
-		sc.mu.Unlock()
+		sc.mu.RUnlock()
 	}
 	return t
 }

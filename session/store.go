@@ -47,6 +47,11 @@ type Store struct {
 	sp    *spill
 	cache *blockCache
 	conns []*storedConn
+	// published is conns as of the last add, and shut is set by Close:
+	// readers find a connection without taking mu, which every reader of
+	// every sink took for every frame and message it read.
+	published atomic.Pointer[[]*storedConn]
+	shut      atomic.Bool
 	// items is the log of what happened, in order (see Item), and
 	// itemStream its stream in the spill file.
 	items      recordLog
@@ -83,9 +88,10 @@ const paceBytes = writeBackBytes / 6
 const pacePoll = time.Millisecond
 
 // storedConn is what the store keeps of one connection. mu guards all of
-// it.
+// it; readers share it (an export renders a long connection's lists on
+// several goroutines at once), recording takes it alone.
 type storedConn struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	meta decode.Connection
 	// last are the decoder's objects the meta's copies were made from:
 	// a changed pointer means a new handshake or close to copy.
@@ -109,6 +115,12 @@ type storedConn struct {
 	// ended; gone is set once it was let go (see StoreOptions.LetGo).
 	handled int
 	gone    atomic.Bool
+	// frozen is set once the connection ended and its logs were sealed:
+	// its frames, messages and payloads no longer change, and readers
+	// read them without taking mu. Two goroutines rendering one long
+	// connection spent more time passing mu's reader count between
+	// their cores than rendering.
+	frozen atomic.Bool
 	// bytes are the payload bytes recorded for it.
 	bytes int64
 }
@@ -151,6 +163,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.shut.Store(true)
 	close(s.changed)
 	return s.sp.close()
 }
@@ -214,6 +227,8 @@ func (s *Store) add(c *decode.Connection, id string) (ConnID, *storedConn) {
 	}
 	sc.snapshot(c, false)
 	s.conns = append(s.conns, sc)
+	published := s.conns
+	s.published.Store(&published)
 	return ConnID(len(s.conns) - 1), sc
 }
 
@@ -288,7 +303,10 @@ func copyClose(c *decode.Close) *decode.Close {
 // would take mu for every frame, from every decoding goroutine.
 func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.State, imported bool) {
 	sc.mu.Lock()
-	if sc.gone.Load() && e.Kind != decode.EventProblem {
+	if sc.frozen.Load() && e.Kind != decode.EventProblem {
+		// Nothing follows a connection's end but problems (a decoder
+		// that ended takes no more bytes); its records are read without
+		// its lock from then on, and must not change.
 		sc.mu.Unlock()
 		return
 	}
@@ -318,6 +336,7 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 			l.seal(s.sp)
 		}
 		s.fail(s.sp.flush(&sc.stream))
+		sc.frozen.Store(true)
 		s.mu.Lock()
 		unfollowed := s.letGo && s.followers == 0
 		s.mu.Unlock()
@@ -387,7 +406,7 @@ func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 	next := int64(-1)
 	total := 0
 	for _, fi := range m.Frames {
-		b, err := sc.frames.record(s.sp, s.cache, fi)
+		b, err := sc.frames.record(s.sp, s.cache, fi, nil)
 		if err != nil {
 			contiguous, derivable = false, false
 			continue
@@ -499,7 +518,7 @@ func (s *Store) Item(i int) (Item, error) {
 	if s.closed {
 		return Item{}, errSpillClosed
 	}
-	b, err := s.items.record(s.sp, s.cache, i)
+	b, err := s.items.record(s.sp, s.cache, i, nil)
 	if err != nil {
 		return Item{}, err
 	}
@@ -527,15 +546,17 @@ func (s *Store) WaitItems(ctx context.Context, n int) int {
 
 // conn returns the stored connection id. The caller locks it to use it.
 func (s *Store) conn(id ConnID) (*storedConn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.shut.Load() {
 		return nil, errSpillClosed
 	}
-	if id < 0 || int(id) >= len(s.conns) {
-		return nil, fmt.Errorf("no connection %d in the store (%d)", id, len(s.conns))
+	var conns []*storedConn
+	if p := s.published.Load(); p != nil {
+		conns = *p
 	}
-	sc := s.conns[id]
+	if id < 0 || int(id) >= len(conns) {
+		return nil, fmt.Errorf("no connection %d in the store (%d)", id, len(conns))
+	}
+	sc := conns[id]
 	if sc.gone.Load() {
 		return nil, fmt.Errorf("connection %s was let go once every output wrote it", sc.meta.ID)
 	}
@@ -588,7 +609,9 @@ func (s *Store) Pace(ctx context.Context) {
 }
 
 // release lets go of connection sc's records and payloads, keeping its
-// metadata, counts and problems; the caller holds sc.mu.
+// metadata, counts and problems; the caller holds sc.mu. Every sink has
+// handled sc, and nothing else reads a store that lets go: no reader is
+// reading it without its lock (see frozen).
 func (s *Store) release(sc *storedConn) {
 	sc.gone.Store(true)
 	s.endedBytes.Add(-sc.bytes)
@@ -614,8 +637,8 @@ func (s *Store) Info(id ConnID) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	info := Info{Connection: sc.meta, Ended: sc.ended}
 	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
 	info.ProblemCount, info.ExchangeCount = len(sc.problems), len(sc.exchanges)
@@ -633,8 +656,8 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	if i >= 0 && i < len(sc.handshakes) {
 		info.Request, info.Response = sc.handshakes[i].req, sc.handshakes[i].resp
 	}
@@ -647,8 +670,8 @@ func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	return slices.Clone(sc.problems), nil
 }
 
@@ -659,8 +682,8 @@ func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
 	if err != nil {
 		return decode.Exchange{}, err
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	if i < 0 || i >= len(sc.exchanges) {
 		return decode.Exchange{}, fmt.Errorf("connection %s has no exchange %d", sc.meta.ID, i)
 	}

@@ -109,19 +109,19 @@ type viewBatchState struct {
 // yet, under its lock, and returns how many it looked at.
 func (v *View) examine(id ConnID, sc *storedConn, limit int, b *viewBatchState) (int, error) {
 	s := v.store
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
 	n := 0
 	for ; v.seen[id] < sc.messages.n && n < limit; v.seen[id]++ {
 		i := v.seen[id]
-		mr, err := s.messageRec(sc, i)
+		mr, err := s.messageRec(sc, i, nil)
 		if err != nil {
 			return n, err
 		}
 		mr.message(&b.m)
 		b.frames = b.frames[:0]
 		for k := range int(mr.count) {
-			fi, err := s.frameOf(sc, &mr, k)
+			fi, err := s.frameOf(sc, &mr, k, nil)
 			if err != nil {
 				return n, err
 			}

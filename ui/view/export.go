@@ -307,6 +307,11 @@ func (v *viewSource) renumber(x Index, i int) (int, bool) {
 
 func (v *viewSource) Meta() *decode.Connection { return &v.meta }
 
+// Fork shares the indexes and problems, which do not change once made.
+func (v *viewSource) Fork() session.ConnSource {
+	return &viewSource{src: v.src.Fork(), meta: v.meta, msgs: v.msgs, frames: v.frames, problems: v.problems}
+}
+
 func (v *viewSource) Frame(i int) (*decode.Frame, error) {
 	f, err := v.src.Frame(v.frames.At(i))
 	if err != nil {
