@@ -256,12 +256,9 @@ func (s *Store) Totals() Totals {
 		sc.mu.RLock()
 		t.Connections++
 		t.Messages += int64(sc.messages.n)
-		t.Problems += int64(len(sc.problems) + sc.meta.SuppressedProblems)
-		for i := range sc.problems {
-			if sc.problems[i].Severity == decode.Error {
-				t.Errors++
-			}
-		}
+		problems, errors := sc.problemCounts()
+		t.Problems += int64(problems)
+		t.Errors += int64(errors)
 		sc.mu.RUnlock()
 	}
 	return t

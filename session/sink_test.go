@@ -224,8 +224,12 @@ func TestStoreLetGo(t *testing.T) {
 	if s.sp.waitingBytes != 0 || held != 0 {
 		t.Errorf("after letting go: %d bytes waiting, %d pages of connections held", s.sp.waitingBytes, held)
 	}
-	if tot := s.Totals(); tot.Connections != 5 || tot.Messages < 5*200 {
-		t.Errorf("totals after letting go: %+v", tot)
+	problems := 0
+	for _, c := range obs.conns {
+		problems += len(c.Problems)
+	}
+	if tot := s.Totals(); tot.Connections != 5 || tot.Messages < 5*200 || tot.Problems != int64(problems) || problems == 0 {
+		t.Errorf("totals after letting go: %+v, want %d problems", tot, problems)
 	}
 	if _, err := s.Conversation(0); err == nil || !strings.Contains(err.Error(), "let go") {
 		t.Errorf("reading a connection let go: %v", err)

@@ -123,6 +123,9 @@ type storedConn struct {
 	frozen atomic.Bool
 	// bytes are the payload bytes recorded for it.
 	bytes int64
+	// letGoProblems and letGoErrors are what problemCounts said when it
+	// was let go.
+	letGoProblems, letGoErrors int
 }
 
 type handshakeCopy struct {
@@ -307,6 +310,15 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 		// Nothing follows a connection's end but problems (a decoder
 		// that ended takes no more bytes); its records are read without
 		// its lock from then on, and must not change.
+		sc.mu.Unlock()
+		return
+	}
+	if sc.gone.Load() {
+		// A problem after the connection was let go is still counted.
+		sc.letGoProblems++
+		if e.Problem.Severity == decode.Error {
+			sc.letGoErrors++
+		}
 		sc.mu.Unlock()
 		return
 	}
@@ -613,13 +625,34 @@ func (s *Store) Pace(ctx context.Context) {
 // handled sc, and nothing else reads a store that lets go: no reader is
 // reading it without its lock (see frozen).
 func (s *Store) release(sc *storedConn) {
+	// What Totals counts stays; the rest goes, the decoder's objects the
+	// metadata's copies were made from too (they hold its handshake).
+	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
+	sc.letGoProblems, sc.letGoErrors = problems, errors
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)
 	for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
 		l.spilled, l.kept, l.tail = nil, nil, nil
 	}
-	sc.handshakes, sc.exchanges = nil, nil
+	sc.problems, sc.handshakes, sc.exchanges = nil, nil, nil
+	sc.lastReq, sc.lastResp, sc.lastClose, sc.lastReply, sc.lastDeflate = nil, nil, nil, nil, nil
+	sc.meta = decode.Connection{ID: sc.meta.ID}
+	sc.stream = spillStream{}
+}
+
+// problemCounts returns how many problems sc has, those it only counted
+// included, and how many of them are errors; the caller holds sc.mu.
+func (sc *storedConn) problemCounts() (problems, errors int) {
+	if sc.gone.Load() {
+		return sc.letGoProblems, sc.letGoErrors
+	}
+	for i := range sc.problems {
+		if sc.problems[i].Severity == decode.Error {
+			errors++
+		}
+	}
+	return len(sc.problems) + sc.meta.SuppressedProblems, errors
 }
 
 // Info is a copy of a connection's metadata, with the counts of what the
