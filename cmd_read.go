@@ -174,12 +174,15 @@ func (r *reader) readInput(in *input) error {
 		bar.clear()
 		j.warnf("%s: %s", in.display, msg)
 	}
-	workers := 0
-	if !r.streams {
-		// Decoding is most of the work: it runs beside reading and
-		// reassembly, one decoder goroutine per core (the reading and
-		// writing goroutines are lighter and share the cores with them).
-		workers = runtime.GOMAXPROCS(0)
+	// Decoding is most of the work: it runs beside reading and
+	// reassembly, one decoder goroutine per core (the reading and writing
+	// goroutines are lighter and share the cores with them). With a
+	// streaming output, one decoder goroutine takes every connection's
+	// steps in the capture's order, so that the events come out the same
+	// way every time; it still runs beside reading and the outputs.
+	workers := runtime.GOMAXPROCS(0)
+	if r.streams {
+		workers = 1
 	}
 	t := capture.NewTracker(capture.Options{
 		Tap:     r.outs.tap,
