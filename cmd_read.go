@@ -146,9 +146,8 @@ type reader struct {
 	outs   *outputs
 	filter *capture.Filter
 	// streams is set when a streaming output (--dump, --ndjson) follows
-	// the session: connections are then decoded one after the other, in
-	// the capture's order, so that their events come out the same way
-	// every time.
+	// the session: the store's log is then put in the capture's order,
+	// so that their events come out the same way every time.
 	streams  bool
 	progress bool
 }
@@ -177,17 +176,14 @@ func (r *reader) readInput(in *input) error {
 	// Decoding is most of the work: it runs beside reading and
 	// reassembly, one decoder goroutine per core (the reading and writing
 	// goroutines are lighter and share the cores with them). With a
-	// streaming output, one decoder goroutine takes every connection's
-	// steps in the capture's order, so that the events come out the same
-	// way every time; it still runs beside reading and the outputs.
+	// streaming output the store's log is put in the capture's order
+	// (Ordered), so that the events come out the same way every time.
 	workers := runtime.GOMAXPROCS(0)
-	if r.streams {
-		workers = 1
-	}
 	t := capture.NewTracker(capture.Options{
 		Tap:     r.outs.tap,
 		Source:  "pcap",
 		Workers: workers,
+		Ordered: r.streams,
 		Warn:    warn,
 		Filter:  r.filter,
 	})

@@ -37,8 +37,12 @@ type Options struct {
 	// while the caller's reads and reassembles. Connections still end in
 	// the store in the order the tracker ended them; the messages of
 	// different connections may interleave differently from run to run,
-	// which is why a streaming output (the dump, NDJSON) asks for none.
+	// unless Ordered.
 	Workers int
+	// Ordered, with Workers, puts the store's log in the order inline
+	// decoding would have (session.Sequencer): what a streaming output
+	// (the dump, NDJSON) writes is then the same every run.
+	Ordered bool
 }
 
 // Stats count what a Tracker saw.
@@ -140,7 +144,7 @@ func NewTracker(opts Options) *Tracker {
 	t.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
 	t.asm.MaxBufferedPagesTotal = maxPagesTotal
 	if opts.Workers > 0 {
-		t.work = newWorkers(t, opts.Workers)
+		t.work = newWorkers(t, opts.Workers, opts.Ordered)
 	}
 	return t
 }

@@ -14,7 +14,10 @@ import (
 // connection's bytes, in order, to one of several decoding goroutines.
 // A connection always goes to the same worker, so its decoder sees what
 // it would have seen inline; connections are handed out in the same order
-// as inline, through a sequencer.
+// as inline, through a sequencer. With Options.Ordered every step is
+// numbered, and a session.Sequencer puts the store's log in the order of
+// the steps, so that a streaming output reads as inline decoding wrote
+// it.
 
 // op is one step for a connection's decoder.
 type op struct {
@@ -27,6 +30,8 @@ type op struct {
 	data  []byte
 	gap   int64
 	seq   int64 // for opEnd: its place in the order of handing out
+	// step is the op's place among all ops, with Options.Ordered.
+	step int64
 }
 
 type opKind uint8
@@ -61,15 +66,27 @@ type workers struct {
 	ended map[int64]*session.Conn
 	next  int64
 	seq   int64
+
+	// order, with Options.Ordered, orders the store's log by step; steps
+	// counts the ops numbered so far.
+	order *session.Sequencer
+	steps int64
 }
 
-func newWorkers(t *Tracker, n int) *workers {
+func newWorkers(t *Tracker, n int, ordered bool) *workers {
 	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), ended: make(map[int64]*session.Conn)}
+	if ordered {
+		w.order = t.opts.Tap.Sequencer(n)
+	}
 	for i := range w.in {
 		w.in[i] = make(chan *batch, 4)
 		w.cur[i] = w.batch()
 		w.wg.Add(1)
-		go w.run(w.in[i])
+		var lane *session.Lane
+		if ordered {
+			lane = w.order.Lane(i)
+		}
+		go w.run(w.in[i], lane)
 	}
 	return w
 }
@@ -83,12 +100,20 @@ func (w *workers) batch() *batch {
 	}
 }
 
-// run decodes the batches of one worker.
-func (w *workers) run(in <-chan *batch) {
+// run decodes the batches of one worker, on lane when the log is
+// ordered.
+func (w *workers) run(in <-chan *batch, lane *session.Lane) {
 	defer w.wg.Done()
+	var steps []int64
 	for b := range in {
+		steps = steps[:0]
 		for i := range b.ops {
 			o := &b.ops[i]
+			if lane != nil {
+				o.tc.SetLane(lane)
+				lane.Begin(o.step)
+				steps = append(steps, o.step)
+			}
 			switch o.kind {
 			case opFeed:
 				o.tc.Feed(o.side, o.t, o.data)
@@ -100,6 +125,9 @@ func (w *workers) run(in <-chan *batch) {
 			}
 			*o = op{}
 		}
+		if lane != nil {
+			lane.Done(steps)
+		}
 		b.ops, b.arena = b.ops[:0], b.arena[:0]
 		select {
 		case w.free <- b:
@@ -110,6 +138,10 @@ func (w *workers) run(in <-chan *batch) {
 
 // add queues o for the worker of its connection.
 func (w *workers) add(o op) {
+	if w.order != nil {
+		o.step = w.steps
+		w.steps++
+	}
 	i := int(o.order % int64(len(w.in)))
 	b := w.cur[i]
 	if o.data != nil {

@@ -35,10 +35,10 @@ func fillStore(tb testing.TB, s *Store, conns, n int) {
 		}
 		p := payload[:60+i%64]
 		f.Payload, f.Length, f.Message, f.Offset = p, uint64(len(p)), c.MessageCount, int64(i*200)
-		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventFrame, Conn: c, Index: c.FrameCount, Frame: &f}, decode.StateOpen, false)
+		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventFrame, Conn: c, Index: c.FrameCount, Frame: &f}, decode.StateOpen, false, nil)
 		m.From, m.Payload, m.Size, m.WireSize = f.From, p, int64(len(p)), int64(len(p)+6)
 		m.Frames[0] = c.FrameCount
-		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventMessage, Conn: c, Index: c.MessageCount, Message: &m}, decode.StateOpen, false)
+		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventMessage, Conn: c, Index: c.MessageCount, Message: &m}, decode.StateOpen, false, nil)
 		c.FrameCount++
 		c.MessageCount++
 	}

@@ -42,13 +42,13 @@ func (im *Importer) Event(e decode.Event) {
 		im.conns[e.Conn] = c
 		t.shown.Add(1)
 		if e.Kind != decode.EventOpened {
-			t.store.record(c.sc, c.id, decode.Event{Kind: decode.EventOpened, Conn: e.Conn}, e.Conn.State, true)
+			t.store.record(c.sc, c.id, decode.Event{Kind: decode.EventOpened, Conn: e.Conn}, e.Conn.State, true, nil)
 		}
 	}
 	if e.Kind == decode.EventMessage {
 		t.messages.Add(1)
 	}
-	t.store.record(c.sc, c.id, e, e.Conn.State, true)
+	t.store.record(c.sc, c.id, e, e.Conn.State, true, nil)
 	if e.Kind == decode.EventClosed {
 		delete(im.conns, e.Conn)
 	}

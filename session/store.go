@@ -303,8 +303,9 @@ func copyClose(c *decode.Close) *decode.Close {
 // the connection's state. imported is set for events an import made, whose
 // frames may come without the payload their message repeats (see
 // payFromMessage). The recorder holds sc from add: looking it up by id
-// would take mu for every frame, from every decoding goroutine.
-func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.State, imported bool) {
+// would take mu for every frame, from every decoding goroutine. With a
+// lane, the log's item waits there for its turn (see Sequencer).
+func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.State, imported bool, lane *Lane) {
 	sc.mu.Lock()
 	if sc.frozen.Load() && e.Kind != decode.EventProblem {
 		// Nothing follows a connection's end but problems (a decoder
@@ -366,12 +367,25 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 		sc.snapshot(e.Conn, false)
 	}
 	sc.mu.Unlock()
-	s.mu.Lock()
-	if !s.closed {
-		s.logItem(Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state})
-		s.notify()
+	it := Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state}
+	if lane != nil {
+		lane.add(it)
+		return
 	}
-	s.mu.Unlock()
+	s.logItems([]Item{it})
+}
+
+// logItems appends items to the log and wakes who waits for them.
+func (s *Store) logItems(items []Item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, it := range items {
+		s.logItem(it)
+	}
+	s.notify()
 }
 
 // recordFrame appends a frame record; its retained payload goes to the

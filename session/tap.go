@@ -120,6 +120,9 @@ type Conn struct {
 	id     ConnID
 	stored *storedConn
 	shown  bool
+	// lane, when set, is where its log items wait for their turn (see
+	// Sequencer).
+	lane *Lane
 	// closed is the closed event held back for Release (OrderedEnd).
 	closed *decode.Event
 	ended  bool
@@ -322,5 +325,5 @@ func (c *Conn) record(e decode.Event) {
 	if c.tap.opts.Observe != nil {
 		c.tap.opts.Observe(e)
 	}
-	c.tap.store.record(c.stored, c.id, e, c.conn.State, false)
+	c.tap.store.record(c.stored, c.id, e, c.conn.State, false, c.lane)
 }
