@@ -109,7 +109,7 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 	if err != nil {
 		return err
 	}
-	r := &reader{j: j, outs: outs, filter: filter, streams: out.streams()}
+	r := &reader{j: j, outs: outs, filter: filter}
 	// The UI shows what is read as it comes; a progress line would
 	// scribble over it.
 	r.progress = wantProgress(j.stdout, j.stderr, out) && !out.tui
@@ -142,13 +142,9 @@ func (j *job) read(out *outputFlags, files []string, filter *capture.Filter, fai
 
 // reader reads the inputs of one "wstap read" into the same outputs.
 type reader struct {
-	j      *job
-	outs   *outputs
-	filter *capture.Filter
-	// streams is set when a streaming output (--dump, --ndjson) follows
-	// the session: the store's log is then put in the capture's order,
-	// so that their events come out the same way every time.
-	streams  bool
+	j        *job
+	outs     *outputs
+	filter   *capture.Filter
 	progress bool
 }
 
@@ -175,15 +171,16 @@ func (r *reader) readInput(in *input) error {
 	}
 	// Decoding is most of the work: it runs beside reading and
 	// reassembly, one decoder goroutine per core (the reading and writing
-	// goroutines are lighter and share the cores with them). With a
-	// streaming output the store's log is put in the capture's order
-	// (Ordered), so that the events come out the same way every time.
+	// goroutines are lighter and share the cores with them). The store's
+	// log and list of connections are put in the capture's order
+	// (Ordered): the outputs and the terminal UI's list come out the same
+	// way every time, as if decoded one connection step after another.
 	workers := runtime.GOMAXPROCS(0)
 	t := capture.NewTracker(capture.Options{
 		Tap:     r.outs.tap,
 		Source:  "pcap",
 		Workers: workers,
-		Ordered: r.streams,
+		Ordered: true,
 		Warn:    warn,
 		Filter:  r.filter,
 	})

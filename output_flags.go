@@ -59,10 +59,6 @@ func (o *outputFlags) files() bool {
 // without the UI).
 func (o *outputFlags) enabled() bool { return o.files() || o.dump }
 
-// streams reports whether a streaming output (--dump, --ndjson) was asked
-// for.
-func (o *outputFlags) streams() bool { return o.dump || o.ndjson != "" }
-
 func (o *outputFlags) options() export.Options {
 	return export.Options{
 		Redact: export.Redaction{

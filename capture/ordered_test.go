@@ -74,9 +74,8 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// logSigs describes a decode's log: each item's connection (by its id,
-// not its place in the store, which depends on which worker showed it
-// first), kind, index and state.
+// logSigs describes a decode's log: each item's connection (its place in
+// the store and its id), kind, index and state.
 func logSigs(r result) []string {
 	ids := map[session.ConnID]string{}
 	for _, c := range r.conns {
@@ -84,15 +83,16 @@ func logSigs(r result) []string {
 	}
 	var sigs []string
 	for _, it := range r.items {
-		sigs = append(sigs, fmt.Sprintf("%s %s %d %s", ids[it.Conn], it.Kind, it.Index, it.State))
+		sigs = append(sigs, fmt.Sprintf("%d=%s %s %d %s", it.Conn, ids[it.Conn], it.Kind, it.Index, it.State))
 	}
 	return sigs
 }
 
 // TestOrderedWorkersMatchInline: with Ordered, decoding on workers logs
-// what inline decoding logs, in the same order, item for item: for a
-// capture of interleaved connections and for every sample, however the
-// workers' goroutines happen to run.
+// what inline decoding logs, in the same order, item for item, and gives
+// the connections the same places in the store (the order of the
+// capture): for a capture of interleaved connections and for every
+// sample, however the workers' goroutines happen to run.
 func TestOrderedWorkersMatchInline(t *testing.T) {
 	files := map[string][]byte{"interleaved.pcapng": interleavedCapture(t, 12, 300)}
 	for _, name := range sampleNames(t) {

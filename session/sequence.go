@@ -11,7 +11,10 @@ import "sync"
 // of its lanes; the Sequencer puts the log's items in the order of the
 // steps that made them, as one goroutine decoding every step in turn
 // would have. The connections' records are stored at once, as before;
-// only the log's small items wait for the steps before theirs.
+// only the log's small items wait for the steps before theirs. A
+// connection shown on a lane takes its place in the store's list when
+// its first item reaches the log: the list is in the order of the
+// capture too, as the terminal UI shows it.
 
 // Sequencer orders the log items of the steps its lanes decode.
 type Sequencer struct {
@@ -24,7 +27,7 @@ type Sequencer struct {
 	next int64
 	done map[int64]struct{}
 	// merged is the buffer of the items put in the log at once.
-	merged []Item
+	merged []laneItem
 }
 
 // Lane is one decoding goroutine's part of a Sequencer: the steps it
@@ -41,6 +44,9 @@ type Lane struct {
 type laneItem struct {
 	step int64
 	it   Item
+	// sc is the item's connection, whose place in the list (it.Conn) is
+	// given when its first item is put in the log.
+	sc *storedConn
 }
 
 // Sequencer returns a sequencer with lanes lanes, for steps numbered from
@@ -60,10 +66,11 @@ func (q *Sequencer) Lane(i int) *Lane { return q.lanes[i] }
 // in the log after everything earlier steps record.
 func (l *Lane) Begin(step int64) { l.step = step }
 
-// add keeps an item of the lane's current step until its turn.
-func (l *Lane) add(it Item) {
+// add keeps an item of connection sc, of the lane's current step, until
+// its turn.
+func (l *Lane) add(sc *storedConn, it Item) {
 	l.mu.Lock()
-	l.items = append(l.items, laneItem{l.step, it})
+	l.items = append(l.items, laneItem{l.step, it, sc})
 	l.mu.Unlock()
 }
 
@@ -117,12 +124,30 @@ func (q *Sequencer) commit() {
 		if pick < 0 {
 			break
 		}
-		q.merged = append(q.merged, heads[pick][0].it)
+		q.merged = append(q.merged, heads[pick][0])
 		heads[pick] = heads[pick][1:]
 	}
 	if len(q.merged) > 0 {
-		q.store.logItems(q.merged)
+		q.store.logLaneItems(q.merged)
 	}
+}
+
+// logLaneItems appends items of lanes to the log, giving their
+// connections a place in the list first when they have none.
+func (s *Store) logLaneItems(items []laneItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, li := range items {
+		if li.sc.id < 0 {
+			s.register(li.sc)
+		}
+		li.it.Conn = li.sc.id
+		s.logItem(li.it)
+	}
+	s.notify()
 }
 
 // SetLane makes the connection's log items wait on lane l for their turn

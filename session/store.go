@@ -91,7 +91,10 @@ const pacePoll = time.Millisecond
 // it; readers share it (an export renders a long connection's lists on
 // several goroutines at once), recording takes it alone.
 type storedConn struct {
-	mu   sync.RWMutex
+	mu sync.RWMutex
+	// id is its place in the list of connections, -1 until it has one
+	// (see Sequencer).
+	id   ConnID
 	meta decode.Connection
 	// last are the decoder's objects the meta's copies were made from:
 	// a changed pointer means a new handshake or close to copy.
@@ -223,16 +226,30 @@ func (s *Store) fail(err error) {
 // one who records it; the caller holds mu. id, if not "", is the
 // connection's ID instead of c's (an import's, made unique).
 func (s *Store) add(c *decode.Connection, id string) (ConnID, *storedConn) {
-	sc := &storedConn{}
+	sc := s.newConn(c, id)
+	return s.register(sc), sc
+}
+
+// newConn makes a connection's record, not in the list of connections
+// yet (see register); the caller holds mu.
+func (s *Store) newConn(c *decode.Connection, id string) *storedConn {
+	sc := &storedConn{id: -1}
 	sc.frames, sc.messages, sc.lists = s.newLog(frameRecSize, &sc.stream), s.newLog(messageRecSize, &sc.stream), s.newLog(listRecSize, &sc.stream)
 	if id != "" {
 		sc.meta.ID = id
 	}
 	sc.snapshot(c, false)
+	return sc
+}
+
+// register puts sc in the list of connections and returns its id; the
+// caller holds mu.
+func (s *Store) register(sc *storedConn) ConnID {
 	s.conns = append(s.conns, sc)
 	published := s.conns
 	s.published.Store(&published)
-	return ConnID(len(s.conns) - 1), sc
+	sc.id = ConnID(len(s.conns) - 1)
+	return sc.id
 }
 
 // snapshot copies what changed of the decoder's connection into the
@@ -369,7 +386,7 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 	sc.mu.Unlock()
 	it := Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state}
 	if lane != nil {
-		lane.add(it)
+		lane.add(sc, it)
 		return
 	}
 	s.logItems([]Item{it})

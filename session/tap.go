@@ -265,7 +265,8 @@ func (c *Conn) Release() {
 // Shown reports whether the connection is in the store.
 func (c *Conn) Shown() bool { return c.shown }
 
-// ID returns the connection's place in the store; valid once shown.
+// ID returns the connection's place in the store; valid once shown (on a
+// lane, -1 until its first item reached the store's log).
 func (c *Conn) ID() ConnID { return c.id }
 
 // Connection returns the decoder's connection. It changes while bytes are
@@ -295,7 +296,13 @@ func (c *Conn) show() {
 	s := c.tap.store
 	s.mu.Lock()
 	if !s.closed {
-		c.id, c.stored = s.add(c.conn, "")
+		if c.lane != nil {
+			// Its place in the list comes with its first item in the
+			// log, in the order of the steps (Sequencer).
+			c.id, c.stored = -1, s.newConn(c.conn, "")
+		} else {
+			c.id, c.stored = s.add(c.conn, "")
+		}
 		c.shown = true
 	}
 	s.mu.Unlock()
