@@ -26,4 +26,13 @@
 // handshake, message, problem, closed); a sink follows the log at its own
 // pace from its own goroutine, so that a slow disk or a big export never
 // stalls decoding or a proxy's relay, and nothing is dropped.
+//
+// A run with nothing to browse the store afterwards (no terminal UI) lets
+// a connection go once every sink handled it (StoreOptions.LetGo): the
+// spill file writes back late, so a short connection's bytes are dropped
+// from memory without ever being written, and a file being read waits
+// for sinks that lag (Store.Pace) rather than spilling what they are
+// about to read. A source that decodes on several goroutines can put the
+// log in the order of its steps with a Sequencer, so that what streaming
+// sinks write is the same every run.
 package session
