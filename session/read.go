@@ -37,14 +37,14 @@ func (r *Reader) memosFor(sc *storedConn) *blockMemos {
 	return &r.memos
 }
 
-// lockToRead takes sc's lock for reading, unless sc is frozen, and
-// returns what gives it back.
+// lockToRead takes sc's lock to read it, unless sc is frozen, and returns
+// what gives it back.
 func lockToRead(sc *storedConn) (unlock func()) {
 	if sc.frozen.Load() {
 		return func() {}
 	}
-	sc.mu.RLock()
-	return sc.mu.RUnlock
+	sc.mu.Lock()
+	return sc.mu.Unlock
 }
 
 // frameRec returns the record of frame i of sc, through memos when not

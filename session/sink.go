@@ -231,8 +231,8 @@ func (s *Store) Problem(id ConnID, i int) (decode.Problem, error) {
 	if err != nil {
 		return decode.Problem{}, err
 	}
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.problems) {
 		return decode.Problem{}, fmt.Errorf("connection %s has no problem %d", sc.meta.ID, i)
 	}
@@ -253,13 +253,13 @@ func (s *Store) Totals() Totals {
 	s.mu.Unlock()
 	var t Totals
 	for _, sc := range conns {
-		sc.mu.RLock()
+		sc.mu.Lock()
 		t.Connections++
 		t.Messages += int64(sc.messages.n)
 		problems, errors := sc.problemCounts()
 		t.Problems += int64(problems)
 		t.Errors += int64(errors)
-		sc.mu.RUnlock()
+		sc.mu.Unlock()
 	}
 	return t
 }

@@ -76,6 +76,9 @@ const (
 	// once: exports read a connection's payloads in order, and one read
 	// serves many of them.
 	spillChunk = 16 << 10
+	// maxFreeBytes bounds the buffers of forgotten extents kept for new
+	// ones.
+	maxFreeBytes = 4 << 20
 	// spillChunks is how many such chunks are cached (4 MiB).
 	spillChunks = 256
 )
@@ -119,6 +122,10 @@ type spill struct {
 	// unusable is set with err or closed, for appends that do not take
 	// mu.
 	unusable atomic.Bool
+	// free are buffers of forgotten extents by size class (bufferClass),
+	// freeBytes their total.
+	free      [5][][]byte
+	freeBytes int
 }
 
 // extent is a reservation of the file held in memory: the one a stream is
@@ -259,7 +266,7 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 	if len(b) >= directPayload {
 		// An extent of its own, waiting with the others; the stream's
 		// current one goes on being filled.
-		e := &extent{start: s.reserve(len(b)), data: append(make([]byte, 0, len(b)), b...)}
+		e := &extent{start: s.reserve(len(b)), data: append(s.buffer(len(b)), b...)}
 		s.mark(e, len(b))
 		st.hold(e)
 		s.await(e)
@@ -273,7 +280,7 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		}
 		size = (size + spillPage - 1) / spillPage * spillPage
 		st.next = min(2*size, maxExtent)
-		e := &extent{start: s.reserve(size), data: make([]byte, 0, size)}
+		e := &extent{start: s.reserve(size), data: s.buffer(size)}
 		s.mark(e, size)
 		st.hold(e)
 		s.activeBytes += size
@@ -426,6 +433,44 @@ func (s *spill) letGo(st *spillStream) {
 func (s *spill) forget(e *extent) {
 	s.unmark(e, cap(e.data))
 	e.unhold()
+	s.recycle(e.data)
+	e.data = nil
+}
+
+// bufferClass returns the free list for buffers of capacity n, or -1 when
+// such buffers are not kept: extents are a page to maxExtent, doubling.
+func bufferClass(n int) int {
+	for c, size := 0, spillPage; size <= maxExtent; c, size = c+1, size*2 {
+		if n == size {
+			return c
+		}
+	}
+	return -1
+}
+
+// buffer returns an empty buffer of capacity n, one that held a forgotten
+// extent when there is one; the caller holds mu. Extents come and go by
+// the thousand a second, and fresh ones cost zeroing and collection.
+func (s *spill) buffer(n int) []byte {
+	if c := bufferClass(n); c >= 0 {
+		if l := len(s.free[c]); l > 0 {
+			b := s.free[c][l-1]
+			s.free[c] = s.free[c][:l-1]
+			s.freeBytes -= cap(b)
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// recycle keeps the buffer of a forgotten extent for the next one, up to
+// freeBytes; the caller holds mu, and nothing reads the extent any more
+// (reads copy out under mu).
+func (s *spill) recycle(b []byte) {
+	if c := bufferClass(cap(b)); c >= 0 && s.freeBytes+cap(b) <= maxFreeBytes {
+		s.free[c] = append(s.free[c], b)
+		s.freeBytes += cap(b)
+	}
 }
 
 // mark maps the pages of the n bytes from e.start to e; the caller holds

@@ -88,10 +88,10 @@ const paceBytes = writeBackBytes / 6
 const pacePoll = time.Millisecond
 
 // storedConn is what the store keeps of one connection. mu guards all of
-// it; readers share it (an export renders a long connection's lists on
-// several goroutines at once), recording takes it alone.
+// it while it is recorded; once it ended, its records are read without it
+// (see frozen).
 type storedConn struct {
-	mu sync.RWMutex
+	mu sync.Mutex
 	// id is its place in the list of connections, -1 until it has one
 	// (see Sequencer).
 	id   ConnID
@@ -701,8 +701,8 @@ func (s *Store) Info(id ConnID) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	info := Info{Connection: sc.meta, Ended: sc.ended}
 	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
 	info.ProblemCount, info.ExchangeCount = len(sc.problems), len(sc.exchanges)
@@ -720,8 +720,8 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i >= 0 && i < len(sc.handshakes) {
 		info.Request, info.Response = sc.handshakes[i].req, sc.handshakes[i].resp
 	}
@@ -734,8 +734,8 @@ func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	return slices.Clone(sc.problems), nil
 }
 
@@ -746,8 +746,8 @@ func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
 	if err != nil {
 		return decode.Exchange{}, err
 	}
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.exchanges) {
 		return decode.Exchange{}, fmt.Errorf("connection %s has no exchange %d", sc.meta.ID, i)
 	}

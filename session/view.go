@@ -109,8 +109,8 @@ type viewBatchState struct {
 // yet, under its lock, and returns how many it looked at.
 func (v *View) examine(id ConnID, sc *storedConn, limit int, b *viewBatchState) (int, error) {
 	s := v.store
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	n := 0
 	for ; v.seen[id] < sc.messages.n && n < limit; v.seen[id]++ {
 		i := v.seen[id]
