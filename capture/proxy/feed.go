@@ -84,7 +84,7 @@ type feeder struct {
 	lag  *lag
 	// buffers and small are the proxy's pools; a buffer goes back to
 	// the one its capacity says.
-	buffers, small *sync.Pool
+	buffers, small, bulk *sync.Pool
 	// queued is what waits for the decoder; guarded by lag.mu.
 	queued int
 
@@ -118,7 +118,7 @@ type chunk struct {
 func (p *Proxy) newFeeder(client, server string, tlsIn bool) *feeder {
 	at := now()
 	conn := &decode.Connection{ID: p.opts.Tap.NextID(), Client: client, Server: server, Source: "proxy", TLS: tlsIn, Opened: at}
-	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, small: &p.small, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, small: &p.small, bulk: &p.bulk, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if p.opts.Pcap != nil {
 		c, errc := netip.ParseAddrPort(client)
 		s, errs := netip.ParseAddrPort(server)
@@ -143,10 +143,18 @@ func (f *feeder) push(side decode.Side, t time.Time, b []byte) {
 	f.mu.Lock()
 	c := chunk{side: side, t: t}
 	switch {
-	case len(b) > relayBuffer:
+	case len(b) > bulkBuffer:
 		// Bigger than a read (a head or body the HTTP layer writes at
 		// once): a copy of its own.
 		c.data = bytes.Clone(b)
+	case len(b) > relayBuffer:
+		// A bulk read: a bulk buffer of its own. The buffer being
+		// packed is done with: a buffer's chunks must be consecutive in
+		// the queue (see run).
+		bp := f.bulk.Get().(*[]byte)
+		*bp = append((*bp)[:0], b...)
+		c.data, c.buf = *bp, bp
+		f.cur = nil
 	default:
 		if f.cur == nil || cap(*f.cur)-len(*f.cur) < len(b) {
 			// A small buffer for a small read: five hundred connections
@@ -259,11 +267,14 @@ func (f *feeder) run() {
 
 // give returns a decoded buffer to its pool.
 func (f *feeder) give(b *[]byte) {
-	if cap(*b) == smallBuffer {
+	switch cap(*b) {
+	case smallBuffer:
 		f.small.Put(b)
-		return
+	case bulkBuffer:
+		f.bulk.Put(b)
+	default:
+		f.buffers.Put(b)
 	}
-	f.buffers.Put(b)
 }
 
 // later returns the later of two times.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 )
 
 func reader(s string) *bufio.Reader { return bufio.NewReaderSize(strings.NewReader(s), 64) }
@@ -178,35 +177,5 @@ func TestAwaitHead(t *testing.T) {
 		if all, _ := io.ReadAll(br); string(all) != tc.in {
 			t.Errorf("%s: consumed bytes: %q left", tc.name, all)
 		}
-	}
-}
-
-// TestLagBounds: a connection's copies wait for its decoder only past
-// maxConnLag, a connection with nothing queued always gets one read in,
-// and decoded bytes wake the waiting relay.
-func TestLagBounds(t *testing.T) {
-	l := newLag()
-	a, b := &feeder{lag: l}, &feeder{lag: l}
-	l.take(a, maxConnLag)
-	// b has nothing queued: it is never held by a.
-	l.take(b, 100)
-	took := make(chan struct{})
-	go func() {
-		l.take(a, 1) // over a's bound: waits
-		close(took)
-	}()
-	select {
-	case <-took:
-		t.Fatal("a connection over its lag bound queued more without waiting")
-	case <-time.After(50 * time.Millisecond):
-	}
-	l.give(a, maxConnLag)
-	select {
-	case <-took:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting relay was not woken when its decoder caught up")
-	}
-	if a.queued != 1 || b.queued != 100 || l.total != 101 {
-		t.Errorf("queued %d and %d, total %d", a.queued, b.queued, l.total)
 	}
 }

@@ -96,10 +96,10 @@ type Options struct {
 type Proxy struct {
 	opts   Options
 	dialer net.Dialer
-	// buffers (relayBuffer) and small (smallBuffer) are the relays' read
-	// buffers and the decoders' queues, shared by all connections (see
-	// relayBuffer).
-	buffers, small sync.Pool
+	// buffers (relayBuffer), small (smallBuffer) and bulk (bulkBuffer)
+	// are the relays' read buffers and the decoders' queues, shared by all
+	// connections (see relayBuffer).
+	buffers, small, bulk sync.Pool
 	// lag bounds the copies waiting for decoders.
 	lag *lag
 	// reads and relayed count the relay's reads and the bytes they
@@ -146,6 +146,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{opts: opts, conns: map[*clientConn]struct{}{}, lag: newLag()}
 	p.buffers.New = func() any { b := make([]byte, relayBuffer); return &b }
 	p.small.New = func() any { b := make([]byte, smallBuffer); return &b }
+	p.bulk.New = func() any { b := make([]byte, bulkBuffer); return &b }
 	p.dialer.Timeout = opts.DialTimeout
 	return p, nil
 }

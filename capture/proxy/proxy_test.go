@@ -391,7 +391,9 @@ func TestRewriteHost(t *testing.T) {
 // TestPipelinedLargeMessages keeps many 64 KiB messages in flight, so that
 // the decoder lags the relay by more than a batch: what is recorded is
 // still exactly what was relayed (a batch's buffer must never be reused
-// while it is decoded).
+// while it is decoded). Small messages between them make reads of every
+// size follow each other: small ones packed into a shared buffer, bulk
+// ones in buffers of their own.
 func TestPipelinedLargeMessages(t *testing.T) {
 	up := startUpstream(t, false)
 	tp := startProxy(t, Options{Upstream: mustURL(t, up.wsURL(""))})
@@ -402,7 +404,11 @@ func TestPipelinedLargeMessages(t *testing.T) {
 	const n = 400
 	msgs := make([][]byte, n)
 	for i := range msgs {
-		msgs[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8), 0xa5}, (64<<10)/3)
+		size := (64 << 10) / 3
+		if i%10 == 5 {
+			size = 40
+		}
+		msgs[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8), 0xa5}, size)
 	}
 	go func() {
 		for _, m := range msgs {
