@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -113,5 +114,40 @@ func TestOrderedWorkersMatchInline(t *testing.T) {
 				t.Fatalf("%s, run %d: the log differs from inline decoding's at item %d of %d/%d", name, run, i, len(got), len(want))
 			}
 		}
+	}
+}
+
+// TestPaceHandsOver: Run gives Pace a hand-over that leaves no step in a
+// batch the workers were not given. Without it, a reader waiting for the
+// outputs could wait for ever: the outputs wait for an ended connection
+// whose log items wait (Ordered) for a step still in the reader's batch.
+func TestPaceHandsOver(t *testing.T) {
+	file := interleavedCapture(t, 12, 300)
+	rd, _, err := Open("interleaved.pcapng", bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := newTestTap(t)
+	tr := NewTracker(Options{Workers: 2, Ordered: true, Tap: tt.tap})
+	calls, held := 0, 0
+	pace := func(ctx context.Context, handOver func()) {
+		calls++
+		handOver()
+		for _, b := range tr.work.cur {
+			held += len(b.ops)
+		}
+	}
+	if err := Run(t.Context(), rd, tr, RunOptions{Pace: pace}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if calls == 0 {
+		t.Fatal("Run never called Pace")
+	}
+	if held != 0 {
+		t.Errorf("after handing over, %d steps were still held back from the workers", held)
+	}
+	if len(tt.ended()) != 12 {
+		t.Errorf("%d connections ended, want 12", len(tt.ended()))
 	}
 }

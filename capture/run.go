@@ -26,9 +26,11 @@ type RunOptions struct {
 	// a live source is quiet.
 	Progress func()
 	// Pace, if set, is called every few records and may hold the reading
-	// of a file back until the outputs catch up (session.Store.Pace). A
-	// live source has none: packets do not wait.
-	Pace func(context.Context)
+	// of a file back until the outputs catch up (session.Store.Pace); it
+	// calls handOver before it waits, so that what the outputs wait for
+	// is not left in a batch the workers were not given. A live source
+	// has none: packets do not wait.
+	Pace func(ctx context.Context, handOver func())
 }
 
 // progressEvery is how many records pass between Progress calls.
@@ -43,7 +45,7 @@ func Run(ctx context.Context, src Source, t *Tracker, opts RunOptions) error {
 	for n := 0; ; n++ {
 		if n%64 == 0 {
 			if opts.Pace != nil {
-				opts.Pace(ctx)
+				opts.Pace(ctx, t.HandOver)
 			}
 			if ctx.Err() != nil {
 				return nil

@@ -236,6 +236,16 @@ func (t *Tracker) Advance(now time.Time) {
 	}
 }
 
+// HandOver gives the decoding workers what the tracker queued for them
+// and has not handed over yet (it hands work over in batches). A reader
+// about to wait for the outputs calls it: what they wait for may be in a
+// batch that is not full yet.
+func (t *Tracker) HandOver() {
+	if t.work != nil {
+		t.work.flush()
+	}
+}
+
 // advance moves capture time and flushes every flushEvery of it.
 func (t *Tracker) advance(now time.Time) {
 	if now.After(t.now) {

@@ -237,9 +237,10 @@ func TestStoreLetGo(t *testing.T) {
 }
 
 // TestStorePace: with LetGo, Pace holds a file's reading back while the
-// connections that ended wait for a sink, lets it go on once the sink
-// caught up and let them go, and never holds it back once a sink stopped
-// (its connections would wait for ever) or its context is done.
+// connections that ended wait for a sink (having first asked the source
+// to hand over the work it holds), lets it go on once the sink caught up
+// and let them go, and never holds it back once a sink stopped (its
+// connections would wait for ever) or its context is done.
 func TestStorePace(t *testing.T) {
 	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
 	if err != nil {
@@ -257,10 +258,16 @@ func TestStorePace(t *testing.T) {
 		conversation(c, rand.New(rand.NewPCG(uint64(i), 9)), 200)
 	}
 	paced := make(chan struct{})
+	handedOver := make(chan struct{})
 	go func() {
-		s.Pace(context.Background())
+		s.Pace(context.Background(), func() { close(handedOver) })
 		close(paced)
 	}()
+	select {
+	case <-handedOver: // before waiting, the source hands its work over
+	case <-time.After(10 * time.Second):
+		t.Fatal("Pace waits without asking the source to hand its work over")
+	}
 	select {
 	case <-paced:
 		t.Fatal("Pace returned while the sink sat on its first event")
@@ -278,7 +285,7 @@ func TestStorePace(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.endedBytes.Add(2 * paceBytes) // as if a sink lagged
-	s.Pace(ctx)                     // returns: ctx is done
+	s.Pace(ctx, nil)                // returns: ctx is done
 
 	// A sink that failed never lets its connections go.
 	s2, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
@@ -295,5 +302,5 @@ func TestStorePace(t *testing.T) {
 	if failed.Finish() == nil {
 		t.Fatal("the failing sink did not fail")
 	}
-	s2.Pace(context.Background()) // returns: the sink stopped
+	s2.Pace(context.Background(), nil) // returns: the sink stopped
 }

@@ -640,11 +640,18 @@ func (s *Store) handled(id ConnID) {
 // spill file and must be read back; paced, the whole pipeline goes at the
 // sinks' speed with no file I/O for short connections. It returns at once
 // for a store that keeps everything, when ctx is done, and for good once a
-// sink stopped (its connections are never let go). A live source never
-// calls it: the relay must not wait for a sink.
-func (s *Store) Pace(ctx context.Context) {
-	if !s.letGo {
+// sink stopped (its connections are never let go). Before it waits it
+// calls handOver (when not nil): a source that holds decoding work back
+// (a batch not full yet) must hand it on, or what the sinks wait for
+// (the end of a connection, or an earlier step a Sequencer waits for)
+// may never come. A live source never calls it: the relay must not wait
+// for a sink.
+func (s *Store) Pace(ctx context.Context, handOver func()) {
+	if !s.letGo || s.endedBytes.Load() <= paceBytes {
 		return
+	}
+	if handOver != nil {
+		handOver()
 	}
 	for s.endedBytes.Load() > paceBytes && !s.unpaced.Load() && ctx.Err() == nil {
 		time.Sleep(pacePoll)
