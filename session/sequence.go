@@ -27,7 +27,7 @@ type Sequencer struct {
 	next int64
 	done map[int64]struct{}
 	// merged is the buffer of the items put in the log at once.
-	merged []laneItem
+	merged []pendingItem
 }
 
 // Lane is one decoding goroutine's part of a Sequencer: the steps it
@@ -38,15 +38,16 @@ type Lane struct {
 	step int64
 
 	mu    sync.Mutex
-	items []laneItem
+	items []pendingItem
 }
 
-type laneItem struct {
+// pendingItem is an item on its way to the log: the step that made it (on
+// a lane), and its connection, whose place in the list (it.Conn) is given
+// when its first item is put in the log.
+type pendingItem struct {
 	step int64
 	it   Item
-	// sc is the item's connection, whose place in the list (it.Conn) is
-	// given when its first item is put in the log.
-	sc *storedConn
+	sc   *storedConn
 }
 
 // Sequencer returns a sequencer with lanes lanes, for steps numbered from
@@ -70,7 +71,7 @@ func (l *Lane) Begin(step int64) { l.step = step }
 // its turn.
 func (l *Lane) add(sc *storedConn, it Item) {
 	l.mu.Lock()
-	l.items = append(l.items, laneItem{l.step, it, sc})
+	l.items = append(l.items, pendingItem{l.step, it, sc})
 	l.mu.Unlock()
 }
 
@@ -102,14 +103,14 @@ func (l *Lane) Done(steps []int64) {
 func (q *Sequencer) commit() {
 	// Each lane's items are in the order of its steps, and a step is one
 	// lane's: merging the lanes' prefixes gives the order of the steps.
-	heads := make([][]laneItem, len(q.lanes))
+	heads := make([][]pendingItem, len(q.lanes))
 	for i, l := range q.lanes {
 		l.mu.Lock()
 		n := 0
 		for n < len(l.items) && l.items[n].step < q.next {
 			n++
 		}
-		heads[i] = append([]laneItem(nil), l.items[:n]...)
+		heads[i] = append([]pendingItem(nil), l.items[:n]...)
 		l.items = l.items[:copy(l.items, l.items[n:])]
 		l.mu.Unlock()
 	}
@@ -128,13 +129,14 @@ func (q *Sequencer) commit() {
 		heads[pick] = heads[pick][1:]
 	}
 	if len(q.merged) > 0 {
-		q.store.logLaneItems(q.merged)
+		q.store.logItems(q.merged)
 	}
 }
 
-// logLaneItems appends items of lanes to the log, giving their
-// connections a place in the list first when they have none.
-func (s *Store) logLaneItems(items []laneItem) {
+// logItems appends items to the log, giving their connections a place in
+// the list first when they have none (see Sequencer), and wakes who waits
+// for them.
+func (s *Store) logItems(items []pendingItem) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

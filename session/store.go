@@ -389,20 +389,7 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 		lane.add(sc, it)
 		return
 	}
-	s.logItems([]Item{it})
-}
-
-// logItems appends items to the log and wakes who waits for them.
-func (s *Store) logItems(items []Item) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	for _, it := range items {
-		s.logItem(it)
-	}
-	s.notify()
+	s.logItems([]pendingItem{{it: it, sc: sc}})
 }
 
 // recordFrame appends a frame record; its retained payload goes to the
