@@ -58,18 +58,18 @@ const (
 	// writeBackBytes bounds the filled extents waiting in memory to be
 	// written. 200 short connections open at once (the benchmark's short
 	// shape) hold about 10-15 MiB between their first byte and their
-	// export; with 24 MiB almost none of it is written (134 writes for
-	// 320 MB of capture, against 15,000 with 16 MiB, when the sinks lag
-	// at most paceBytes), for 30 MiB more peak RSS on long connections,
-	// whose bytes spill either way.
+	// export; with 24 MiB and the sinks paced to lag at most paceBytes,
+	// almost none of it is written (134 writes for 320 MB of capture;
+	// 671 with 16 MiB and a 2 MiB pace; 23,700 with 24 MiB unpaced), for
+	// 30 MiB more peak RSS on long connections, whose bytes spill either
+	// way.
 	writeBackBytes = 24 << 20
 	// maxActiveBytes bounds the memory of the extents being filled: past
 	// it, new extents stay at firstExtent, so that a capture with
 	// thousands of connections open at once does not hold 64 KiB each.
 	maxActiveBytes = 4 << 20
 	// recentBytes bounds the extents kept in memory after they were
-	// filled: a sink that follows closely (an export of connections as
-	// they end, the dump, a live view) reads what was just recorded, and
+	// written: a sink that reads what was recorded lately (a live view)
 	// finds it here rather than in the file.
 	recentBytes = 4 << 20
 	// spillChunk is what a read of older data fetches from the file at
