@@ -92,21 +92,10 @@ func (c *blockCache) put(k blockKey, data []byte) {
 	}
 }
 
-func (c *blockCache) drop(k blockKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[k]; ok {
-		c.lru.Remove(el)
-		delete(c.items, k)
-		c.bytes -= len(el.Value.(*cachedBlock).data)
-	}
-}
-
-// append adds a record, written by put into the bytes it gets.
-func (l *recordLog) append(sp *spill, cache *blockCache, put func(b []byte)) {
-	if l.sealed {
-		l.unseal(sp, cache)
-	}
+// append adds a record, written by put into the bytes it gets. A sealed
+// log is not appended to: its connection ended, and the store records
+// nothing more of it (see storedConn.frozen).
+func (l *recordLog) append(sp *spill, put func(b []byte)) {
 	if len(l.tail)+l.size > cap(l.tail) {
 		if cap(l.tail) < blockRecords*l.size {
 			// Grow the first block until it is a whole one.
@@ -158,21 +147,6 @@ func (l *recordLog) seal(sp *spill) {
 	l.spilled = append(l.spilled, off)
 	l.tail = nil
 	l.sealed = true
-}
-
-// unseal reads a sealed last block back into memory, for a log that grows
-// after all (a connection seen again after it was taken for ended).
-func (l *recordLog) unseal(sp *spill, cache *blockCache) {
-	last := len(l.spilled) - 1
-	n := (l.n % blockRecords) * l.size
-	tail, err := sp.readAt(make([]byte, 0, blockRecords*l.size), l.spilled[last], n)
-	if err != nil {
-		tail = make([]byte, n, blockRecords*l.size) // unreadable: zeros rather than a shifted log
-	}
-	cache.drop(blockKey{l.id, last})
-	l.spilled = l.spilled[:last]
-	l.tail = tail
-	l.sealed = false
 }
 
 // blockMemo is the block of records a reader read back last from one

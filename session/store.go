@@ -113,7 +113,6 @@ type storedConn struct {
 	// answer's body, for one, comes later): what a sink following the
 	// log shows for that event, however far behind it is.
 	handshakes []handshakeCopy
-	ended      bool
 	// handled counts the sinks that handled the connection since it
 	// ended; gone is set once it was let go (see StoreOptions.LetGo).
 	handled int
@@ -361,7 +360,6 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 		s.recordExchange(sc, e.Exchange)
 	case decode.EventClosed:
 		sc.snapshot(e.Conn, true)
-		sc.ended = true
 		for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
 			l.seal(s.sp)
 		}
@@ -403,7 +401,7 @@ func (s *Store) recordFrame(sc *storedConn, f *decode.Frame, imported bool) {
 		pay.off = s.spillPayload(sc, f.Payload)
 	}
 	r := newFrameRec(f, pay)
-	sc.frames.append(s.sp, s.cache, r.put)
+	sc.frames.append(s.sp, r.put)
 }
 
 // spillPayload appends p to connection sc's stream in the spill file and
@@ -483,14 +481,14 @@ func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 	if listed {
 		first = int32(sc.lists.n)
 		for _, fi := range m.Frames {
-			sc.lists.append(s.sp, s.cache, func(b []byte) { putInt32(b, int32(fi)) })
+			sc.lists.append(s.sp, func(b []byte) { putInt32(b, int32(fi)) })
 		}
 	}
 	r := newMessageRec(m, pay, first, count, listed)
 	if derivable && total == len(m.Payload) {
 		r.flags |= flagDerivable
 	}
-	sc.messages.append(s.sp, s.cache, r.put)
+	sc.messages.append(s.sp, r.put)
 }
 
 // recordExchange keeps an exchange, its heads in memory and its bodies in
@@ -527,7 +525,7 @@ type Item struct {
 const itemRecSize = 12
 
 func (s *Store) logItem(it Item) {
-	s.items.append(s.sp, s.cache, func(b []byte) {
+	s.items.append(s.sp, func(b []byte) {
 		putInt32(b[0:], int32(it.Conn))
 		putInt32(b[4:], int32(it.Index))
 		b[8], b[9], b[10], b[11] = byte(it.Kind), byte(it.State), 0, 0
@@ -614,7 +612,7 @@ func (s *Store) handled(id ConnID) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.handled++
-	if sc.handled >= followers && sc.ended && !sc.gone.Load() {
+	if sc.handled >= followers && sc.frozen.Load() && !sc.gone.Load() {
 		s.release(sc)
 	}
 }
@@ -697,7 +695,7 @@ func (s *Store) Info(id ConnID) (Info, error) {
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	info := Info{Connection: sc.meta, Ended: sc.ended}
+	info := Info{Connection: sc.meta, Ended: sc.frozen.Load()}
 	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
 	info.ProblemCount, info.ExchangeCount = len(sc.problems), len(sc.exchanges)
 	return info, nil
