@@ -172,15 +172,14 @@ func (r *reader) readInput(in *input) error {
 	// Decoding is most of the work: it runs beside reading and
 	// reassembly, one decoder goroutine per core (the reading and writing
 	// goroutines are lighter and share the cores with them). The store's
-	// log and list of connections are put in the capture's order
-	// (Ordered): the outputs and the terminal UI's list come out the same
-	// way every time, as if decoded one connection step after another.
+	// log and list of connections are those of decoding inline (see
+	// capture.Options.Workers): the outputs and the terminal UI's list
+	// come out the same way every time.
 	workers := runtime.GOMAXPROCS(0)
 	t := capture.NewTracker(capture.Options{
 		Tap:     r.outs.tap,
 		Source:  "pcap",
 		Workers: workers,
-		Ordered: true,
 		Warn:    warn,
 		Filter:  r.filter,
 	})

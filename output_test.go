@@ -22,7 +22,7 @@ import (
 // text messages, a close each way) on the tap.
 func outputTestConn(id string, tap *session.Tap) {
 	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
-	c := tap.Open(&decode.Connection{ID: id, Client: "127.0.0.1:5" + id, Server: "127.0.0.1:80", Source: "pcap"}, session.ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: id, Client: "127.0.0.1:5" + id, Server: "127.0.0.1:80", Source: "pcap"})
 	key := "dGhlIHNhbXBsZSBub25jZQ=="
 	c.Feed(decode.Client, at, []byte("GET /chat?token=secret HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Basic c2VjcmV0\r\nSec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n"))
 	c.Feed(decode.Server, at.Add(time.Millisecond), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+decode.AcceptKey(key)+"\r\n\r\n"))

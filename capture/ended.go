@@ -20,10 +20,7 @@ func (s *stream) decoding() *session.Conn {
 			c, sv = 1, 0
 		}
 		conn := &decode.Connection{ID: s.id, Client: s.addr[c], Server: s.addr[sv], Source: s.t.opts.Source, Opened: s.first}
-		// With workers, ends are recorded in the tracker's order: held
-		// back until released in that order, or, with Ordered, by the
-		// sequencer like every other item.
-		s.tc = s.t.opts.Tap.Open(conn, session.ConnOptions{OrderedEnd: s.t.work != nil && !s.t.opts.Ordered})
+		s.tc = s.t.opts.Tap.Open(conn)
 	}
 	return s.tc
 }

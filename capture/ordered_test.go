@@ -105,7 +105,7 @@ func TestOrderedWorkersMatchInline(t *testing.T) {
 			t.Fatalf("%s: %d items logged inline", name, len(want))
 		}
 		for run := range 3 {
-			got := logSigs(decodeCapture(t, name, file, Options{Workers: 3, Ordered: true}))
+			got := logSigs(decodeCapture(t, name, file, Options{Workers: 3}))
 			if a, b := strings.Join(got, "\n"), strings.Join(want, "\n"); a != b {
 				i := 0
 				for i < min(len(got), len(want)) && got[i] == want[i] {
@@ -128,7 +128,7 @@ func TestPaceHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	tt := newTestTap(t)
-	tr := NewTracker(Options{Workers: 2, Ordered: true, Tap: tt.tap})
+	tr := NewTracker(Options{Workers: 2, Tap: tt.tap})
 	calls, held := 0, 0
 	pace := func(ctx context.Context, handOver func()) {
 		calls++

@@ -34,15 +34,10 @@ type Options struct {
 	// connections that ping rarely.
 	IdleTimeout time.Duration
 	// Workers, when above 0, decodes connections on that many goroutines
-	// while the caller's reads and reassembles. Connections still end in
-	// the store in the order the tracker ended them; the messages of
-	// different connections may interleave differently from run to run,
-	// unless Ordered.
+	// while the caller's reads and reassembles. The store's log and list
+	// of connections are still those of decoding inline
+	// (session.Sequencer): what the outputs write is the same every run.
 	Workers int
-	// Ordered, with Workers, puts the store's log in the order inline
-	// decoding would have (session.Sequencer): what a streaming output
-	// (the dump, NDJSON) writes is then the same every run.
-	Ordered bool
 }
 
 // Stats count what a Tracker saw.
@@ -144,7 +139,7 @@ func NewTracker(opts Options) *Tracker {
 	t.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
 	t.asm.MaxBufferedPagesTotal = maxPagesTotal
 	if opts.Workers > 0 {
-		t.work = newWorkers(t, opts.Workers, opts.Ordered)
+		t.work = newWorkers(t, opts.Workers)
 	}
 	return t
 }

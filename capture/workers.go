@@ -13,11 +13,10 @@ import (
 // tracker's goroutine only reads and reassembles, and hands each
 // connection's bytes, in order, to one of several decoding goroutines.
 // A connection always goes to the same worker, so its decoder sees what
-// it would have seen inline; connections are handed out in the same order
-// as inline, through a sequencer. With Options.Ordered every step is
-// numbered, and a session.Sequencer puts the store's log in the order of
-// the steps, so that a streaming output reads as inline decoding wrote
-// it.
+// it would have seen inline. Every step is numbered, each worker is a lane
+// of a session.Sequencer, and the store's log (and its list of
+// connections) come out in the order of the steps, as inline decoding
+// would have made them, whichever worker finishes first.
 
 // op is one step for a connection's decoder.
 type op struct {
@@ -29,8 +28,7 @@ type op struct {
 	t     time.Time
 	data  []byte
 	gap   int64
-	seq   int64 // for opEnd: its place in the order of handing out
-	// step is the op's place among all ops, with Options.Ordered.
+	// step is the op's place among all ops.
 	step int64
 }
 
@@ -60,33 +58,19 @@ type workers struct {
 	free chan *batch
 	wg   sync.WaitGroup
 
-	// The sequencer: ended connections are released to the store in the
-	// order the tracker ended them (seq), whichever worker finishes first.
-	mu    sync.Mutex
-	ended map[int64]*session.Conn
-	next  int64
-	seq   int64
-
-	// order, with Options.Ordered, orders the store's log by step; steps
-	// counts the ops numbered so far.
+	// order orders the store's log by step; steps counts the ops
+	// numbered so far.
 	order *session.Sequencer
 	steps int64
 }
 
-func newWorkers(t *Tracker, n int, ordered bool) *workers {
-	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), ended: make(map[int64]*session.Conn)}
-	if ordered {
-		w.order = t.opts.Tap.Sequencer(n)
-	}
+func newWorkers(t *Tracker, n int) *workers {
+	w := &workers{t: t, in: make([]chan *batch, n), cur: make([]*batch, n), free: make(chan *batch, 4*n), order: t.opts.Tap.Sequencer(n)}
 	for i := range w.in {
 		w.in[i] = make(chan *batch, 4)
 		w.cur[i] = w.batch()
 		w.wg.Add(1)
-		var lane *session.Lane
-		if ordered {
-			lane = w.order.Lane(i)
-		}
-		go w.run(w.in[i], lane)
+		go w.run(w.in[i], w.order.Lane(i))
 	}
 	return w
 }
@@ -100,8 +84,7 @@ func (w *workers) batch() *batch {
 	}
 }
 
-// run decodes the batches of one worker, on lane when the log is
-// ordered.
+// run decodes the batches of one worker, on its lane.
 func (w *workers) run(in <-chan *batch, lane *session.Lane) {
 	defer w.wg.Done()
 	var steps []int64
@@ -109,11 +92,9 @@ func (w *workers) run(in <-chan *batch, lane *session.Lane) {
 		steps = steps[:0]
 		for i := range b.ops {
 			o := &b.ops[i]
-			if lane != nil {
-				o.tc.SetLane(lane)
-				lane.Begin(o.step)
-				steps = append(steps, o.step)
-			}
+			o.tc.SetLane(lane)
+			lane.Begin(o.step)
+			steps = append(steps, o.step)
 			switch o.kind {
 			case opFeed:
 				o.tc.Feed(o.side, o.t, o.data)
@@ -121,13 +102,10 @@ func (w *workers) run(in <-chan *batch, lane *session.Lane) {
 				o.tc.Gap(o.side, o.t, o.gap)
 			case opEnd:
 				o.tc.End(o.t)
-				w.complete(o.seq, o.tc)
 			}
 			*o = op{}
 		}
-		if lane != nil {
-			lane.Done(steps)
-		}
+		lane.Done(steps)
 		b.ops, b.arena = b.ops[:0], b.arena[:0]
 		select {
 		case w.free <- b:
@@ -138,10 +116,8 @@ func (w *workers) run(in <-chan *batch, lane *session.Lane) {
 
 // add queues o for the worker of its connection.
 func (w *workers) add(o op) {
-	if w.order != nil {
-		o.step = w.steps
-		w.steps++
-	}
+	o.step = w.steps
+	w.steps++
 	i := int(o.order % int64(len(w.in)))
 	b := w.cur[i]
 	if o.data != nil {
@@ -178,30 +154,13 @@ func (w *workers) flush() {
 	}
 }
 
-// close waits until every queued op was decoded and every connection
-// handed out.
+// close waits until every queued op was decoded.
 func (w *workers) close() {
 	w.flush()
 	for _, in := range w.in {
 		close(in)
 	}
 	w.wg.Wait()
-}
-
-// complete releases the ends of connections to the store, in order.
-func (w *workers) complete(seq int64, tc *session.Conn) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.ended[seq] = tc
-	for {
-		tc, ok := w.ended[w.next]
-		if !ok {
-			return
-		}
-		delete(w.ended, w.next)
-		w.next++
-		tc.Release()
-	}
 }
 
 // feed, gap and endDecoding give a connection's decoder its next step,
@@ -229,6 +188,5 @@ func (t *Tracker) endDecoding(s *stream, tc *session.Conn, at time.Time) {
 		tc.End(at)
 		return
 	}
-	t.work.add(op{tc: tc, order: s.order, kind: opEnd, t: at, seq: t.work.seq})
-	t.work.seq++
+	t.work.add(op{tc: tc, order: s.order, kind: opEnd, t: at})
 }

@@ -379,7 +379,7 @@ func decodeStream(t testing.TB, id string, s stream, l decode.Listener) *session
 
 // decodeInto feeds a recorded stream to a connection opened on tap.
 func decodeInto(tap *session.Tap, id string, s stream) {
-	c := tap.Open(&decode.Connection{ID: id, Client: s.client, Server: s.server, Source: "pcap"}, session.ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: id, Client: s.client, Server: s.server, Source: "pcap"})
 	for _, ch := range s.chunks {
 		c.Feed(ch.from, ch.t, ch.b)
 	}

@@ -22,7 +22,7 @@ func longSocket(t *testing.T, n int) (*session.Store, session.ConnSource) {
 	t.Helper()
 	st := newTestStore(t)
 	tap := session.NewTap(st, session.TapOptions{})
-	c := tap.Open(&decode.Connection{ID: "long", Client: "127.0.0.1:50000", Server: "127.0.0.1:80", Source: "test"}, session.ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: "long", Client: "127.0.0.1:50000", Server: "127.0.0.1:80", Source: "test"})
 	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
 	step := func() time.Time { at = at.Add(1700 * time.Microsecond); return at }
 	key := [4]byte{9, 8, 7, 6}

@@ -115,7 +115,7 @@ func TestRedactionHidesQuotedValues(t *testing.T) {
 	ndw := export.NewNDJSONWriter(&nd, opts)
 	st := newTestStore(t)
 	tap := session.NewTap(st, session.TapOptions{Observe: func(e decode.Event) { ndw.Event(e) }})
-	d := tap.Open(&decode.Connection{ID: "1", Client: "127.0.0.1:5000", Server: "127.0.0.1:80"}, session.ConnOptions{})
+	d := tap.Open(&decode.Connection{ID: "1", Client: "127.0.0.1:5000", Server: "127.0.0.1:80"})
 	d.Feed(decode.Client, time.Unix(1, 0), []byte("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: n0t-a-k3y-s3cr3t\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n"))
 	d.Feed(decode.Server, time.Unix(2, 0), []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+

@@ -125,7 +125,7 @@ func edgeConnections(t *testing.T) []*session.Conversation {
 	st := newTestStore(t)
 	tap := session.NewTap(st, session.TapOptions{})
 	feed := func(id, client, server string, parts ...any) *session.Conversation {
-		d := tap.Open(&decode.Connection{ID: id, Client: client, Server: server, Source: "pcap"}, session.ConnOptions{})
+		d := tap.Open(&decode.Connection{ID: id, Client: client, Server: server, Source: "pcap"})
 		for i := 0; i < len(parts); i += 2 {
 			d.Feed(parts[i].(decode.Side), at.Add(time.Duration(i)*time.Millisecond), []byte(parts[i+1].(string)))
 		}

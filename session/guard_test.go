@@ -20,7 +20,7 @@ func TestDecoderPanicContained(t *testing.T) {
 		}
 	}})
 	open := func(id string) *Conn {
-		c := tap.Open(&decode.Connection{ID: id, Client: "127.0.0.1:1", Server: "127.0.0.1:2", Source: "test"}, ConnOptions{})
+		c := tap.Open(&decode.Connection{ID: id, Client: "127.0.0.1:1", Server: "127.0.0.1:2", Source: "test"})
 		c.Feed(decode.Client, t0, []byte(upgrade))
 		c.Feed(decode.Server, t0, []byte(accepted))
 		return c

@@ -50,7 +50,7 @@ func TestSinkNeverStallsDecoding(t *testing.T) {
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
 	sink := &blockingSink{release: make(chan struct{})}
 	f := s.FollowEvents(sink)
-	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}, ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
 	conversation(c, rand.New(rand.NewPCG(3, 3)), 3000)
 	sink.mu.Lock()
 	n := len(sink.got)
@@ -111,7 +111,7 @@ func TestSinkError(t *testing.T) {
 	s := testStore(t)
 	tap := NewTap(s, TapOptions{})
 	f := s.FollowEvents(&failingSink{})
-	conversation(tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{}), rand.New(rand.NewPCG(1, 1)), 50)
+	conversation(tap.Open(&decode.Connection{ID: tap.NextID()}), rand.New(rand.NewPCG(1, 1)), 50)
 	if err := f.Finish(); err == nil || err.Error() != "disk full" {
 		t.Fatalf("Finish: %v", err)
 	}
@@ -136,28 +136,40 @@ func (c *connSink) WriteConn(s *Store, id ConnID) error {
 }
 func (c *connSink) Flush() error { return nil }
 
-// TestConnSinkOrder: with OrderedEnd, connections are given to a
-// connection sink in the order they were released, not the order their
-// decoders ended.
-func TestConnSinkOrder(t *testing.T) {
+// TestSequencerOrder: connections decoded on two lanes, their steps
+// finished out of order, reach the store's list and a connection sink in
+// the order of their steps, whichever lane finished first.
+func TestSequencerOrder(t *testing.T) {
 	s := testStore(t)
 	tap := NewTap(s, TapOptions{})
 	sink := &connSink{}
 	f := s.FollowConns(sink)
-	var conns []*Conn
-	for range 4 {
-		c := tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{OrderedEnd: true})
+	q := tap.Sequencer(2)
+	// Connection k is decoded whole as step steps[k], on lane k%2; the
+	// lanes say so in the order k.
+	steps := []int64{2, 0, 3, 1}
+	for k, step := range steps {
+		c := tap.Open(&decode.Connection{ID: tap.NextID()})
+		lane := q.Lane(k % 2)
+		c.SetLane(lane)
+		lane.Begin(step)
 		conversation(c, rand.New(rand.NewPCG(2, 2)), 5) // ends its decoder
-		conns = append(conns, c)
-	}
-	for _, i := range []int{2, 0, 3, 1} {
-		conns[i].Release()
+		// Step 0 is done at k 1: nothing may be in the list before.
+		if k <= 1 && s.Len() != 0 {
+			t.Fatalf("a connection took a place in the list before step 0 was done")
+		}
+		lane.Done([]int64{step})
 	}
 	if err := f.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(sink.ids); got != "[3 1 4 2]" {
-		t.Errorf("connections given in order %s, want [3 1 4 2]", got)
+	if got := fmt.Sprint(sink.ids); got != "[2 4 1 3]" {
+		t.Errorf("connections given in order %s, want [2 4 1 3] (their steps' order)", got)
+	}
+	for i, want := range []string{"2", "4", "1", "3"} {
+		if info, err := s.Info(ConnID(i)); err != nil || info.ID != want {
+			t.Errorf("place %d in the list: %q (%v), want %q", i, info.ID, err, want)
+		}
 	}
 }
 
@@ -193,7 +205,7 @@ func TestStoreLetGo(t *testing.T) {
 	replay := &blockingSink{release: open}
 	events := s.FollowEvents(replay)
 	for i := range 5 {
-		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0})
 		conversation(c, rand.New(rand.NewPCG(uint64(i), 3)), 200)
 	}
 	for _, f := range []*Following{conns, events} {
@@ -254,7 +266,7 @@ func TestStorePace(t *testing.T) {
 		if i == 100 {
 			t.Fatalf("100 connections ended with %d bytes", s.endedBytes.Load())
 		}
-		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0})
 		conversation(c, rand.New(rand.NewPCG(uint64(i), 9)), 200)
 	}
 	paced := make(chan struct{})
@@ -296,7 +308,7 @@ func TestStorePace(t *testing.T) {
 	tap2 := NewTap(s2, TapOptions{})
 	failed := s2.FollowEvents(&failingSink{})
 	for i := 0; s2.endedBytes.Load() <= paceBytes; i++ {
-		c := tap2.Open(&decode.Connection{ID: tap2.NextID(), Source: "test", Opened: t0}, ConnOptions{})
+		c := tap2.Open(&decode.Connection{ID: tap2.NextID(), Source: "test", Opened: t0})
 		conversation(c, rand.New(rand.NewPCG(uint64(i), 9)), 200)
 	}
 	if failed.Finish() == nil {

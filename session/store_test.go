@@ -194,7 +194,7 @@ func TestStoreKeepsWhatWasEmitted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var conns []*Conn
 	for i := range 3 {
-		c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: fmt.Sprintf("127.0.0.1:%d", 50000+i), Server: "127.0.0.1:80", Source: "test", Opened: t0}, ConnOptions{})
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: fmt.Sprintf("127.0.0.1:%d", 50000+i), Server: "127.0.0.1:80", Source: "test", Opened: t0})
 		conns = append(conns, c)
 	}
 	// Interleaved: the payloads of one connection's fragmented messages
@@ -240,7 +240,7 @@ func TestStoreRandomAccess(t *testing.T) {
 	s := testStore(t)
 	var obs observed
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
-	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}, ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
 	conversation(c, rand.New(rand.NewPCG(9, 9)), 6000)
 	want := obs.conns["1"]
 	r := s.NewReader()
@@ -287,7 +287,7 @@ func TestStoreRandomAccess(t *testing.T) {
 func TestStoreLog(t *testing.T) {
 	s := testStore(t)
 	tap := NewTap(s, TapOptions{})
-	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}, ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
 	woke := s.Changed()
 	c.Feed(decode.Client, t0, []byte(upgrade))
 	select {
@@ -357,7 +357,7 @@ func TestView(t *testing.T) {
 	var obs observed
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
 	for i := range 2 {
-		conversation(tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{}), rand.New(rand.NewPCG(uint64(i), 4)), 800)
+		conversation(tap.Open(&decode.Connection{ID: tap.NextID()}), rand.New(rand.NewPCG(uint64(i), 4)), 800)
 	}
 	fromServer := s.NewView(-1, false, func(_ *decode.Connection, m *decode.Message) bool { return m.From == decode.Server })
 	withQ := s.NewView(1, true, func(_ *decode.Connection, m *decode.Message) bool { return bytes.Contains(m.Payload, []byte("qq")) })
@@ -387,7 +387,7 @@ func TestView(t *testing.T) {
 		}
 	}
 	before := fromServer.Len()
-	conversation(tap.Open(&decode.Connection{ID: tap.NextID()}, ConnOptions{}), rand.New(rand.NewPCG(3, 4)), 100)
+	conversation(tap.Open(&decode.Connection{ID: tap.NextID()}), rand.New(rand.NewPCG(3, 4)), 100)
 	if err := fromServer.Update(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -97,15 +97,6 @@ func (t *Tap) ClaimID(id string) string {
 	return id
 }
 
-// ConnOptions configure a connection opened on the tap.
-type ConnOptions struct {
-	// OrderedEnd holds the connection's closed record back until
-	// Release, so that a source that decodes connections on several
-	// goroutines records their ends in its own order (the order of the
-	// capture), whichever goroutine finishes first.
-	OrderedEnd bool
-}
-
 // Conn is one decoded connection on the tap. Feed it the bytes of both
 // directions in capture order, then End it. It is not safe for concurrent
 // use.
@@ -113,7 +104,6 @@ type Conn struct {
 	tap  *Tap
 	dec  *decode.Decoder
 	conn *decode.Connection
-	opts ConnOptions
 	gate gate
 	// id is the connection's place in the store once shown, and stored
 	// the store's record of it.
@@ -122,10 +112,8 @@ type Conn struct {
 	shown  bool
 	// lane, when set, is where its log items wait for their turn (see
 	// Sequencer).
-	lane *Lane
-	// closed is the closed event held back for Release (OrderedEnd).
-	closed *decode.Event
-	ended  bool
+	lane  *Lane
+	ended bool
 	// broken is set when decoding the connection panicked (guard): it is
 	// decoded no further.
 	broken bool
@@ -134,8 +122,8 @@ type Conn struct {
 // Open starts decoding a connection. c says what is known of it: its ID
 // (from NextID), addresses, source and when it was first seen. The tap's
 // decoder fills it from then on; the caller must not change it.
-func (t *Tap) Open(c *decode.Connection, opts ConnOptions) *Conn {
-	tc := &Conn{tap: t, conn: c, opts: opts}
+func (t *Tap) Open(c *decode.Connection) *Conn {
+	tc := &Conn{tap: t, conn: c}
 	tc.dec = decode.NewDecoder(c, t.opts.Decode, tc.listen)
 	return tc
 }
@@ -221,7 +209,7 @@ func firstFrames(stack string) string {
 }
 
 // End ends the connection at at: the decoder flushes what is incomplete,
-// and the connection is recorded as ended (with OrderedEnd, at Release).
+// and the connection is recorded as ended.
 // It reports whether the connection was shown.
 func (c *Conn) End(at time.Time) bool {
 	if c.ended {
@@ -251,15 +239,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// Release records the end held back by OrderedEnd.
-func (c *Conn) Release() {
-	if c.closed != nil {
-		e := *c.closed
-		c.closed = nil
-		c.record(e)
-	}
 }
 
 // Shown reports whether the connection is in the store.
@@ -311,15 +290,9 @@ func (c *Conn) show() {
 	}
 }
 
-// forward records a shown connection's event, holding the end back when
-// asked to.
+// forward records a shown connection's event.
 func (c *Conn) forward(e decode.Event) {
 	if !c.shown {
-		return
-	}
-	if e.Kind == decode.EventClosed && c.opts.OrderedEnd {
-		cl := e
-		c.closed = &cl
 		return
 	}
 	c.record(e)

@@ -118,7 +118,7 @@ type chunk struct {
 func (p *Proxy) newFeeder(client, server string, tlsIn bool) *feeder {
 	at := now()
 	conn := &decode.Connection{ID: p.opts.Tap.NextID(), Client: client, Server: server, Source: "proxy", TLS: tlsIn, Opened: at}
-	f := &feeder{tc: p.opts.Tap.Open(conn, session.ConnOptions{}), lag: p.lag, buffers: &p.buffers, small: &p.small, bulk: &p.bulk, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	f := &feeder{tc: p.opts.Tap.Open(conn), lag: p.lag, buffers: &p.buffers, small: &p.small, bulk: &p.bulk, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if p.opts.Pcap != nil {
 		c, errc := netip.ParseAddrPort(client)
 		s, errs := netip.ParseAddrPort(server)

@@ -32,7 +32,7 @@ type Conn struct {
 // Open opens a connection on tap and sends its handshake.
 func Open(tap *session.Tap) *Conn {
 	at := time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
-	c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: "127.0.0.1:50000", Server: "127.0.0.1:9000", Source: "test", Opened: at}, session.ConnOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Client: "127.0.0.1:50000", Server: "127.0.0.1:9000", Source: "test", Opened: at})
 	l := &Conn{c: c, at: at}
 	c.Feed(decode.Client, l.tick(), []byte(upgrade))
 	c.Feed(decode.Server, l.tick(), []byte(accepted))
