@@ -89,7 +89,7 @@ func logSigs(r result) []string {
 	return sigs
 }
 
-// TestOrderedWorkersMatchInline: with Ordered, decoding on workers logs
+// TestOrderedWorkersMatchInline: decoding on workers logs
 // what inline decoding logs, in the same order, item for item, and gives
 // the connections the same places in the store (the order of the
 // capture): for a capture of interleaved connections and for every
@@ -120,7 +120,8 @@ func TestOrderedWorkersMatchInline(t *testing.T) {
 // TestPaceHandsOver: Run gives Pace a hand-over that leaves no step in a
 // batch the workers were not given. Without it, a reader waiting for the
 // outputs could wait for ever: the outputs wait for an ended connection
-// whose log items wait (Ordered) for a step still in the reader's batch.
+// whose log items wait (session.Sequencer) for a step still in the
+// reader's batch.
 func TestPaceHandsOver(t *testing.T) {
 	file := interleavedCapture(t, 12, 300)
 	rd, _, err := Open("interleaved.pcapng", bytes.NewReader(file))
