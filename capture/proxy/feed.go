@@ -95,9 +95,26 @@ type feeder struct {
 	// spare is the queue the decoder gave back, for the next batch.
 	spare []chunk
 
+	// pending is what was queued since the decoder was last woken, and
+	// armed is set while timer will wake it, delay after the first of it
+	// (wakeDelay).
+	pending int
+	armed   bool
+	timer   *time.Timer
+	delay   time.Duration
+
 	wake chan struct{}
 	done chan struct{}
 }
+
+// A decoder is woken at once when wakeBytes wait for it, and otherwise
+// within wakeDelay of the first byte queued: waking it for every small
+// message put a goroutine switch and a thread wake-up in the relay's path
+// of every round trip.
+const (
+	wakeBytes = 256 << 10
+	wakeDelay = time.Millisecond
+)
 
 // chunk is one step of the connection: bytes (data, in buf when buf is a
 // buffer of the pool), a FIN, a RST, or a problem the relay found.
@@ -129,8 +146,24 @@ func (p *Proxy) newFeeder(client, server string, tlsIn bool) *feeder {
 			}
 		}
 	}
+	f.startTimer(wakeDelay)
 	go f.run()
 	return f
+}
+
+// startTimer makes the feeder's wake-up timer, stopped, for a delay.
+func (f *feeder) startTimer(delay time.Duration) {
+	f.delay = delay
+	f.timer = time.AfterFunc(time.Hour, f.fire)
+	f.timer.Stop()
+}
+
+// fire is the timer's: it wakes the decoder for what is pending.
+func (f *feeder) fire() {
+	f.mu.Lock()
+	f.armed, f.pending = false, 0
+	f.mu.Unlock()
+	f.signal()
 }
 
 // push queues a copy of b, sent by side at t, for the decoder. It waits
@@ -171,8 +204,20 @@ func (f *feeder) push(side decode.Side, t time.Time, b []byte) {
 		c.data, c.buf = (*f.cur)[start:], f.cur
 	}
 	f.queue = append(f.queue, c)
+	f.pending += len(b)
+	now, arm := f.pending >= wakeBytes, false
+	if now {
+		f.pending = 0
+	} else if !f.armed {
+		f.armed, arm = true, true
+	}
 	f.mu.Unlock()
-	f.signal()
+	switch {
+	case now:
+		f.signal()
+	case arm:
+		f.timer.Reset(f.delay)
+	}
 }
 
 // event queues a FIN, a RST or a problem.
@@ -202,6 +247,7 @@ func (f *feeder) close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.timer.Stop()
 	f.signal()
 	<-f.done
 }

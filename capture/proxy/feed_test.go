@@ -49,6 +49,7 @@ func TestFeederBuffers(t *testing.T) {
 	p.small.New = func() any { b := make([]byte, smallBuffer); return &b }
 	p.bulk.New = func() any { b := make([]byte, bulkBuffer); return &b }
 	f := &feeder{lag: p.lag, buffers: &p.buffers, small: &p.small, bulk: &p.bulk, wake: make(chan struct{}, 1)}
+	f.startTimer(wakeDelay)
 	var pushed [][]byte
 	for i, size := range []int{100, 3000, relayBuffer, 200, relayBuffer + 1, 50, 9000, bulkBuffer, 7, bulkBuffer + 10, 300} {
 		b := bytes.Repeat([]byte{byte(i + 1)}, size)
@@ -75,4 +76,48 @@ func TestFeederBuffers(t *testing.T) {
 		}
 		cur = c.buf
 	}
+}
+
+// TestFeederWake: small reads wake the decoder after a delay (wakeDelay),
+// not one by one; wakeBytes of them wake it at once.
+func TestFeederWake(t *testing.T) {
+	p := &Proxy{lag: newLag()}
+	p.small.New = func() any { b := make([]byte, smallBuffer); return &b }
+	p.buffers.New = func() any { b := make([]byte, relayBuffer); return &b }
+	newFeeder := func(delay time.Duration) *feeder {
+		f := &feeder{lag: p.lag, buffers: &p.buffers, small: &p.small, bulk: &p.bulk, wake: make(chan struct{}, 1)}
+		f.startTimer(delay)
+		return f
+	}
+
+	// With the usual delay, small reads are decoded soon.
+	f := newFeeder(wakeDelay)
+	f.push(decode.Client, time.Time{}, []byte("a small message"))
+	select {
+	case <-f.wake:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the decoder was not woken for what waits")
+	}
+
+	// With a delay that does not come in the test, only wakeBytes wake
+	// it.
+	f = newFeeder(time.Hour)
+	for range 10 {
+		f.push(decode.Client, time.Time{}, []byte("a small message"))
+	}
+	select {
+	case <-f.wake:
+		t.Fatal("small reads woke the decoder at once")
+	default:
+	}
+	big := make([]byte, relayBuffer)
+	for range wakeBytes / relayBuffer {
+		f.push(decode.Server, time.Time{}, big)
+	}
+	select {
+	case <-f.wake:
+	default:
+		t.Fatalf("%d bytes queued did not wake the decoder at once", wakeBytes)
+	}
+	f.timer.Stop()
 }
