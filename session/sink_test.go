@@ -316,3 +316,89 @@ func TestStorePace(t *testing.T) {
 	}
 	s2.Pace(context.Background(), nil) // returns: the sink stopped
 }
+
+// TestSequencerRandom: lanes on goroutines of their own decode random
+// steps of random connections and say so in random batches; the log has
+// every item once, in the order of the steps (and within a step, in the
+// order recorded), and the connections their places in the order of their
+// first steps.
+func TestSequencerRandom(t *testing.T) {
+	for seed := range uint64(5) {
+		rng := rand.New(rand.NewPCG(seed, 77))
+		s := testStore(t)
+		tap := NewTap(s, TapOptions{})
+		const lanes, conns, steps = 3, 12, 400
+		q := tap.Sequencer(lanes)
+		cs := make([]*Conn, conns)
+		scs := make([]*storedConn, conns)
+		for i := range cs {
+			cs[i] = tap.Open(&decode.Connection{ID: tap.NextID()})
+			cs[i].SetLane(q.Lane(i % lanes))
+			s.mu.Lock()
+			scs[i] = s.newConn(cs[i].conn, "")
+			s.mu.Unlock()
+		}
+		// Step k belongs to connection owner[k] and records n[k] items.
+		owner, n := make([]int, steps), make([]int, steps)
+		var want []string
+		first := map[int]bool{}
+		var placeOrder []int
+		for k := range steps {
+			owner[k], n[k] = rng.IntN(conns), rng.IntN(3)
+			for j := range n[k] {
+				want = append(want, fmt.Sprintf("%d/%d", owner[k], j))
+			}
+			if n[k] > 0 && !first[owner[k]] {
+				first[owner[k]] = true
+				placeOrder = append(placeOrder, owner[k])
+			}
+		}
+		var wg sync.WaitGroup
+		for l := range lanes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lane := q.Lane(l)
+				lrng := rand.New(rand.NewPCG(seed, uint64(l)))
+				var batch []int64
+				for k := range steps {
+					if owner[k]%lanes != l {
+						continue
+					}
+					lane.Begin(int64(k))
+					for j := range n[k] {
+						// Index carries the item's number in its step.
+						lane.add(scs[owner[k]], Item{Kind: decode.EventMessage, Index: j})
+					}
+					batch = append(batch, int64(k))
+					if lrng.IntN(4) == 0 {
+						lane.Done(batch)
+						batch = batch[:0]
+					}
+				}
+				lane.Done(batch)
+			}()
+		}
+		wg.Wait()
+		connOf := map[ConnID]int{}
+		for i, sc := range scs {
+			connOf[sc.id] = i
+		}
+		var got []string
+		for i := range s.Items() {
+			it, err := s.Item(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d/%d", connOf[it.Conn], it.Index))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d: the log is not in the order of the steps:\ngot  %v\nwant %v", seed, got, want)
+		}
+		for place, i := range placeOrder {
+			if scs[i].id != ConnID(place) {
+				t.Fatalf("seed %d: connection %d has place %d, want %d", seed, i, scs[i].id, place)
+			}
+		}
+	}
+}
