@@ -47,7 +47,7 @@ type Store struct {
 	sp    *spill
 	cache *blockCache
 	conns []*storedConn
-	// published is conns as of the last add, and shut is set by Close:
+	// published is conns as of the last register, and shut is set by Close:
 	// readers find a connection without taking mu, which every reader of
 	// every sink took for every frame and message it read.
 	published atomic.Pointer[[]*storedConn]
