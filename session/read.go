@@ -14,6 +14,7 @@ import (
 type Reader struct {
 	s       *Store
 	memos   blockMemos
+	copied  readCopy
 	frame   decode.Frame
 	message decode.Message
 	payload []byte
@@ -35,6 +36,15 @@ func (r *Reader) memosFor(sc *storedConn) *blockMemos {
 		return nil
 	}
 	return &r.memos
+}
+
+// payloadOf reads a payload of sc into the reader's buffer, through the
+// reader's copy when sc ended.
+func (r *Reader) payloadOf(sc *storedConn, ref payRef) ([]byte, error) {
+	if sc.frozen.Load() {
+		return r.s.payloadCopied(r.payload[:0], ref, &r.copied)
+	}
+	return r.s.payload(r.payload[:0], ref)
 }
 
 // lockToRead takes sc's lock to read it, unless sc is frozen, and returns
@@ -110,7 +120,7 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
-	if r.payload, err = s.payload(r.payload[:0], cut(pay, limit)); err != nil {
+	if r.payload, err = r.payloadOf(sc, cut(pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 	}
 	r.frame.Payload = r.payload
@@ -210,7 +220,7 @@ func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	if limit == 0 {
 		return &r.message, nil
 	}
-	if r.payload, err = s.payload(r.payload[:0], cut(mr.pay, limit)); err != nil {
+	if r.payload, err = r.payloadOf(sc, cut(mr.pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 	}
 	r.message.Payload = r.payload

@@ -522,35 +522,13 @@ func (s *spill) dropChunks(from, to int64) {
 func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return dst, errSpillClosed
-	}
-	if off < 0 || n < 0 || off+int64(n) > s.end {
-		return dst, fmt.Errorf("reading %d bytes at %d of the spill file: past its end (%d)", n, off, s.end)
+	if err := s.readable(off, n); err != nil {
+		return dst, err
 	}
 	for n > 0 {
-		var piece []byte
-		if e := s.pages[off/spillPage]; e != nil {
-			at := off - e.start
-			if at >= int64(len(e.data)) {
-				return dst, fmt.Errorf("reading %d bytes at %d of the spill file: not written yet", n, off)
-			}
-			piece = e.data[at:]
-		} else if el, ok := s.chunks[off/spillChunk]; ok {
-			s.chunkLRU.MoveToFront(el)
-			c := el.Value.(*spillChunkData)
-			piece = c.data[off-c.index*spillChunk:]
-		} else {
-			var err error
-			if piece, err = s.fetch(off); err != nil {
-				return dst, err
-			}
-			if s.closed {
-				return dst, errSpillClosed
-			}
-		}
-		if len(piece) == 0 {
-			return dst, fmt.Errorf("reading %d bytes at %d of the spill file: nothing there", n, off)
+		piece, err := s.piece(off, n)
+		if err != nil {
+			return dst, err
 		}
 		piece = piece[:min(len(piece), n)]
 		dst = append(dst, piece...)
@@ -558,6 +536,86 @@ func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 		n -= len(piece)
 	}
 	return dst, nil
+}
+
+// readable says why the n bytes at off cannot be read, if so; the caller
+// holds mu.
+func (s *spill) readable(off int64, n int) error {
+	if s.closed {
+		return errSpillClosed
+	}
+	if off < 0 || n < 0 || off+int64(n) > s.end {
+		return fmt.Errorf("reading %d bytes at %d of the spill file: past its end (%d)", n, off, s.end)
+	}
+	return nil
+}
+
+// piece returns the bytes from off on that lie together in memory (in an
+// extent, or in a chunk of the file, fetched when needed), for a read of
+// n bytes at off; the caller holds mu.
+func (s *spill) piece(off int64, n int) ([]byte, error) {
+	var piece []byte
+	if e := s.pages[off/spillPage]; e != nil {
+		at := off - e.start
+		if at >= int64(len(e.data)) {
+			return nil, fmt.Errorf("reading %d bytes at %d of the spill file: not written yet", n, off)
+		}
+		piece = e.data[at:]
+	} else if el, ok := s.chunks[off/spillChunk]; ok {
+		s.chunkLRU.MoveToFront(el)
+		c := el.Value.(*spillChunkData)
+		piece = c.data[off-c.index*spillChunk:]
+	} else {
+		var err error
+		if piece, err = s.fetch(off); err != nil {
+			return nil, err
+		}
+		if s.closed {
+			return nil, errSpillClosed
+		}
+	}
+	if len(piece) == 0 {
+		return nil, fmt.Errorf("reading %d bytes at %d of the spill file: nothing there", n, off)
+	}
+	return piece, nil
+}
+
+// readCopy is a reader's own copy of the bytes from what it read last to
+// the end of the extent or chunk that held them. Reading a connection that
+// ended in order, its next payloads are there, read without the spill's
+// lock: two goroutines rendering one long connection took that lock for
+// every payload, and passed it between their cores.
+type readCopy struct {
+	start int64
+	data  []byte
+}
+
+// readCopied is readAt through rc, for bytes that no longer change (a
+// connection that ended: payloads are written once, and the bytes of
+// other streams a copy may hold are never read through it).
+func (s *spill) readCopied(dst []byte, off int64, n int, rc *readCopy) ([]byte, error) {
+	if off >= rc.start && off+int64(n) <= rc.start+int64(len(rc.data)) {
+		at := off - rc.start
+		return append(dst, rc.data[at:at+int64(n)]...), nil
+	}
+	if n <= spillChunk {
+		s.mu.Lock()
+		err := s.readable(off, n)
+		var piece []byte
+		if err == nil {
+			piece, err = s.piece(off, n)
+		}
+		if err == nil && len(piece) >= n {
+			rc.start, rc.data = off, append(rc.data[:0], piece[:min(len(piece), spillChunk)]...)
+			s.mu.Unlock()
+			return append(dst, rc.data[:n]...), nil
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return dst, err
+		}
+	}
+	return s.readAt(dst, off, n)
 }
 
 // fetch reads the chunk holding off from the file, with mu released for

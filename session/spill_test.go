@@ -324,3 +324,93 @@ func TestSpillConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillReadCopied: bytes that no longer change read through a
+// reader's copy are the bytes appended, in any order and across streams,
+// while another stream goes on appending (extents written back, their
+// buffers reused, chunks of the file cached and evicted).
+func TestSpillReadCopied(t *testing.T) {
+	sp, err := newSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	type written struct {
+		off  int64
+		data []byte
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	var ended []written
+	for st := range 3 {
+		var stream spillStream
+		for i := range 400 {
+			b := bytes.Repeat([]byte{byte(st*100 + i%100)}, 1+rng.IntN(3000))
+			off, err := sp.append(&stream, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended = append(ended, written{off, b})
+		}
+		if err := sp.flush(&stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var busy spillStream
+	filler := bytes.Repeat([]byte("busy "), 4000)
+	var rc readCopy
+	for i := range 20000 {
+		if i%10 == 0 {
+			if _, err := sp.append(&busy, filler); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w := ended[rng.IntN(len(ended))]
+		if rng.IntN(3) > 0 && i > 0 {
+			// Mostly the next payload of the one read before: in
+			// the copy.
+			w = ended[min(len(ended)-1, i%len(ended))]
+		}
+		got, err := sp.readCopied(nil, w.off, len(w.data), &rc)
+		if err != nil || !bytes.Equal(got, w.data) {
+			t.Fatalf("read %d: %d bytes at %d read back wrong: %v", i, len(w.data), w.off, err)
+		}
+	}
+	if sp.writes == 0 {
+		t.Fatal("nothing was written back: the test did not reach the file")
+	}
+
+	// The copy is the reader's own: the extent it was read from is then
+	// written back, forgotten and its buffer filled again by another
+	// stream, and what the copy holds is still what was appended.
+	var ended2 spillStream
+	first, second := bytes.Repeat([]byte{1}, 100), bytes.Repeat([]byte{2}, 100)
+	off1, err := sp.append(&ended2, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off2, err := sp.append(&ended2, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.flush(&ended2); err != nil {
+		t.Fatal(err)
+	}
+	rc = readCopy{}
+	if got, err := sp.readCopied(nil, off1, len(first), &rc); err != nil || !bytes.Equal(got, first) {
+		t.Fatalf("reading the first payload: %v", err)
+	}
+	// Short streams of a page each: their extents take the recycled
+	// buffers of that size, the latest first.
+	for range (writeBackBytes + recentBytes + maxFreeBytes) / spillPage * 2 {
+		var short spillStream
+		if _, err := sp.append(&short, filler[:spillPage-100]); err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.flush(&short); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := sp.readCopied(nil, off2, len(second), &rc); err != nil || !bytes.Equal(got, second) {
+		t.Fatalf("the second payload, from the copy, after its extent's buffer was used again: %v", err)
+	}
+}

@@ -772,6 +772,15 @@ func (s *Store) payload(dst []byte, ref payRef) ([]byte, error) {
 	return s.sp.readAt(dst, ref.off, int(ref.n))
 }
 
+// payloadCopied is payload through a reader's copy, for a connection that
+// ended (see readCopy).
+func (s *Store) payloadCopied(dst []byte, ref payRef, rc *readCopy) ([]byte, error) {
+	if ref.n == 0 || ref.off == payLost {
+		return s.payload(dst, ref)
+	}
+	return s.sp.readCopied(dst, ref.off, int(ref.n), rc)
+}
+
 func putInt32(b []byte, v int32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
