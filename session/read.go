@@ -12,14 +12,18 @@ import (
 // A Reader is not safe for concurrent use; the store is, and any number of
 // readers may read it at once.
 type Reader struct {
-	s       *Store
-	memos   blockMemos
-	copied  readCopy
-	frame   decode.Frame
-	message decode.Message
-	payload []byte
-	frames  []int
-	close   decode.Close
+	s      *Store
+	memos  blockMemos
+	copied readCopy
+	// interleaved is set for a reader that goes from connection to
+	// connection (a sink replaying the log): a copy of the chunk around
+	// one payload would not serve the next, and copying it only costs.
+	interleaved bool
+	frame       decode.Frame
+	message     decode.Message
+	payload     []byte
+	frames      []int
+	close       decode.Close
 }
 
 // NewReader returns a reader of s.
@@ -41,7 +45,7 @@ func (r *Reader) memosFor(sc *storedConn) *blockMemos {
 // payloadOf reads a payload of sc into the reader's buffer, through the
 // reader's copy when sc ended.
 func (r *Reader) payloadOf(sc *storedConn, ref payRef) ([]byte, error) {
-	if sc.frozen.Load() {
+	if sc.frozen.Load() && !r.interleaved {
 		return r.s.payloadCopied(r.payload[:0], ref, &r.copied)
 	}
 	return r.s.payload(r.payload[:0], ref)

@@ -49,6 +49,7 @@ type Following struct {
 func (s *Store) FollowEvents(sink EventSink) *Following {
 	f := s.follow(sink.Flush)
 	r := &eventReplay{store: s, reader: s.NewReader(), sink: sink, conns: map[ConnID]*decode.Connection{}}
+	r.reader.interleaved = true // the log goes from connection to connection
 	go f.run(r.item)
 	return f
 }
