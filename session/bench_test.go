@@ -15,13 +15,12 @@ import (
 func fillStore(tb testing.TB, s *Store, conns, n int) {
 	tb.Helper()
 	payload := bytes.Repeat([]byte(`{"type":"tick","price":123.45,"qty":7,"id":"abcdef0123456789"}`), 2)
-	ids := make([]ConnID, conns)
 	scs := make([]*storedConn, conns)
 	cs := make([]*decode.Connection, conns)
 	for i := range conns {
 		cs[i] = &decode.Connection{ID: string(rune('a' + i)), Source: "bench", State: decode.StateOpen}
 		s.mu.Lock()
-		ids[i], scs[i] = s.add(cs[i], "")
+		_, scs[i] = s.add(cs[i], "")
 		s.mu.Unlock()
 	}
 	f := decode.Frame{Fin: true, Opcode: decode.OpText, Masked: true, MaskKey: [4]byte{1, 2, 3, 4}, HeaderLen: 6}
@@ -35,10 +34,10 @@ func fillStore(tb testing.TB, s *Store, conns, n int) {
 		}
 		p := payload[:60+i%64]
 		f.Payload, f.Length, f.Message, f.Offset = p, uint64(len(p)), c.MessageCount, int64(i*200)
-		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventFrame, Conn: c, Index: c.FrameCount, Frame: &f}, decode.StateOpen, false, nil)
+		s.record(scs[k], decode.Event{Kind: decode.EventFrame, Conn: c, Index: c.FrameCount, Frame: &f}, decode.StateOpen, false, nil)
 		m.From, m.Payload, m.Size, m.WireSize = f.From, p, int64(len(p)), int64(len(p)+6)
 		m.Frames[0] = c.FrameCount
-		s.record(scs[k], ids[k], decode.Event{Kind: decode.EventMessage, Conn: c, Index: c.MessageCount, Message: &m}, decode.StateOpen, false, nil)
+		s.record(scs[k], decode.Event{Kind: decode.EventMessage, Conn: c, Index: c.MessageCount, Message: &m}, decode.StateOpen, false, nil)
 		c.FrameCount++
 		c.MessageCount++
 	}

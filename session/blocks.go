@@ -154,7 +154,7 @@ func (l *recordLog) seal(sp *spill) {
 // cache (and takes its lock) once a block, not once a record: an export
 // rendering a long connection on several goroutines spent a third of its
 // time on that lock. Only for a connection that ended, whose blocks no
-// longer change (see Reader.memosFor).
+// longer change (see Reader.open).
 type blockMemo struct {
 	key  blockKey
 	data []byte

@@ -7,18 +7,12 @@ import "github.com/wstap/wstap/decode"
 // always shown. Each connection keeps its saved id unless it is taken.
 type Importer struct {
 	tap   *Tap
-	conns map[*decode.Connection]imported
-}
-
-// imported is a connection being imported: its id and where it is stored.
-type imported struct {
-	id ConnID
-	sc *storedConn
+	conns map[*decode.Connection]*storedConn
 }
 
 // Import returns an importer recording into the tap's store.
 func (t *Tap) Import() *Importer {
-	return &Importer{tap: t, conns: map[*decode.Connection]imported{}}
+	return &Importer{tap: t, conns: map[*decode.Connection]*storedConn{}}
 }
 
 // Event records one event of the loader. The loader's connection is told
@@ -28,7 +22,7 @@ func (im *Importer) Event(e decode.Event) {
 		return
 	}
 	t := im.tap
-	c, ok := im.conns[e.Conn]
+	sc, ok := im.conns[e.Conn]
 	if !ok {
 		claimed := t.ClaimID(e.Conn.ID)
 		s := t.store
@@ -37,18 +31,18 @@ func (im *Importer) Event(e decode.Event) {
 			s.mu.Unlock()
 			return
 		}
-		c.id, c.sc = s.add(e.Conn, claimed)
+		_, sc = s.add(e.Conn, claimed)
 		s.mu.Unlock()
-		im.conns[e.Conn] = c
+		im.conns[e.Conn] = sc
 		t.shown.Add(1)
 		if e.Kind != decode.EventOpened {
-			t.store.record(c.sc, c.id, decode.Event{Kind: decode.EventOpened, Conn: e.Conn}, e.Conn.State, true, nil)
+			t.store.record(sc, decode.Event{Kind: decode.EventOpened, Conn: e.Conn}, e.Conn.State, true, nil)
 		}
 	}
 	if e.Kind == decode.EventMessage {
 		t.messages.Add(1)
 	}
-	t.store.record(c.sc, c.id, e, e.Conn.State, true, nil)
+	t.store.record(sc, e, e.Conn.State, true, nil)
 	if e.Kind == decode.EventClosed {
 		delete(im.conns, e.Conn)
 	}

@@ -33,32 +33,28 @@ func (s *Store) NewReader() *Reader { return &Reader{s: s} }
 // of a connection (see blockMemo).
 type blockMemos struct{ frames, messages, lists blockMemo }
 
-// memosFor returns the reader's memos for reading sc, or nil when sc's
-// blocks may still change (it has not ended).
-func (r *Reader) memosFor(sc *storedConn) *blockMemos {
-	if !sc.frozen.Load() {
-		return nil
+// open finds connection id for one read. A connection that ended is
+// frozen: it is read without its lock, through the reader's memos of its
+// blocks (memos is not nil then). Otherwise its lock is taken, and memos
+// is nil: its blocks may still change. The caller calls unlock when done.
+func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func(), err error) {
+	if sc, err = r.s.conn(id); err != nil {
+		return nil, nil, nil, err
 	}
-	return &r.memos
+	if sc.frozen.Load() {
+		return sc, &r.memos, func() {}, nil
+	}
+	sc.mu.Lock()
+	return sc, nil, sc.mu.Unlock, nil
 }
 
 // payloadOf reads a payload of sc into the reader's buffer, through the
-// reader's copy when sc ended.
-func (r *Reader) payloadOf(sc *storedConn, ref payRef) ([]byte, error) {
-	if sc.frozen.Load() && !r.interleaved {
+// reader's copy when sc ended (memos from open are not nil).
+func (r *Reader) payloadOf(memos *blockMemos, ref payRef) ([]byte, error) {
+	if memos != nil && !r.interleaved {
 		return r.s.payloadCopied(r.payload[:0], ref, &r.copied)
 	}
 	return r.s.payload(r.payload[:0], ref)
-}
-
-// lockToRead takes sc's lock to read it, unless sc is frozen, and returns
-// what gives it back.
-func lockToRead(sc *storedConn) (unlock func()) {
-	if sc.frozen.Load() {
-		return func() {}
-	}
-	sc.mu.Lock()
-	return sc.mu.Unlock
 }
 
 // frameRec returns the record of frame i of sc, through memos when not
@@ -101,12 +97,11 @@ func (r *Reader) FramePrefix(id ConnID, i, n int) (*decode.Frame, error) {
 // it when limit is negative).
 func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 	s := r.s
-	sc, err := s.conn(id)
+	sc, memos, unlock, err := r.open(id)
 	if err != nil {
 		return nil, err
 	}
-	defer lockToRead(sc)()
-	memos := r.memosFor(sc)
+	defer unlock()
 	fr, err := s.frameRec(sc, i, memos)
 	if err != nil {
 		return nil, err
@@ -124,7 +119,7 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
-	if r.payload, err = r.payloadOf(sc, cut(pay, limit)); err != nil {
+	if r.payload, err = r.payloadOf(memos, cut(pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 	}
 	r.frame.Payload = r.payload
@@ -201,12 +196,11 @@ func (r *Reader) MessagePrefix(id ConnID, i, n int) (*decode.Message, error) {
 // (none when limit is 0, all of it when it is negative).
 func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	s := r.s
-	sc, err := s.conn(id)
+	sc, memos, unlock, err := r.open(id)
 	if err != nil {
 		return nil, err
 	}
-	defer lockToRead(sc)()
-	memos := r.memosFor(sc)
+	defer unlock()
 	mr, err := s.messageRec(sc, i, memos)
 	if err != nil {
 		return nil, err
@@ -224,7 +218,7 @@ func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	if limit == 0 {
 		return &r.message, nil
 	}
-	if r.payload, err = r.payloadOf(sc, cut(mr.pay, limit)); err != nil {
+	if r.payload, err = r.payloadOf(memos, cut(mr.pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 	}
 	r.message.Payload = r.payload
@@ -253,13 +247,12 @@ func cut(ref payRef, limit int) payRef {
 // compressed (or could not be inflated) whose frames were all kept whole.
 // The JSON export then leaves the frames' payloads out.
 func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
-	s := r.s
-	sc, err := s.conn(id)
+	sc, memos, unlock, err := r.open(id)
 	if err != nil {
 		return false, err
 	}
-	defer lockToRead(sc)()
-	mr, err := s.messageRec(sc, i, r.memosFor(sc))
+	defer unlock()
+	mr, err := r.s.messageRec(sc, i, memos)
 	if err != nil {
 		return false, err
 	}

@@ -315,13 +315,14 @@ func copyClose(c *decode.Close) *decode.Close {
 	return &cc
 }
 
-// record stores what e carries for connection id, sc, and logs it with
-// the connection's state. imported is set for events an import made, whose
+// record stores what e carries for connection sc, and logs it with the
+// connection's state. imported is set for events an import made, whose
 // frames may come without the payload their message repeats (see
 // payFromMessage). The recorder holds sc from add: looking it up by id
 // would take mu for every frame, from every decoding goroutine. With a
-// lane, the log's item waits there for its turn (see Sequencer).
-func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.State, imported bool, lane *Lane) {
+// lane, the log's item waits there for its turn (see Sequencer); the
+// item's connection is sc's place in the list when it is logged.
+func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, imported bool, lane *Lane) {
 	sc.mu.Lock()
 	if sc.frozen.Load() && e.Kind != decode.EventProblem {
 		// Nothing follows a connection's end but problems (a decoder
@@ -382,7 +383,7 @@ func (s *Store) record(sc *storedConn, id ConnID, e decode.Event, state decode.S
 		sc.snapshot(e.Conn, false)
 	}
 	sc.mu.Unlock()
-	it := Item{Conn: id, Kind: e.Kind, Index: e.Index, State: state}
+	it := Item{Kind: e.Kind, Index: e.Index, State: state}
 	if lane != nil {
 		lane.add(sc, it)
 		return

@@ -105,9 +105,7 @@ type Conn struct {
 	dec  *decode.Decoder
 	conn *decode.Connection
 	gate gate
-	// id is the connection's place in the store once shown, and stored
-	// the store's record of it.
-	id     ConnID
+	// stored is the store's record of it, once shown.
 	stored *storedConn
 	shown  bool
 	// lane, when set, is where its log items wait for their turn (see
@@ -244,9 +242,17 @@ func later(a, b time.Time) time.Time {
 // Shown reports whether the connection is in the store.
 func (c *Conn) Shown() bool { return c.shown }
 
-// ID returns the connection's place in the store; valid once shown (on a
-// lane, -1 until its first item reached the store's log).
-func (c *Conn) ID() ConnID { return c.id }
+// ID returns the connection's place in the store, -1 until it has one
+// (when shown; on a lane, when its first item reached the store's log).
+func (c *Conn) ID() ConnID {
+	if !c.shown {
+		return -1
+	}
+	s := c.tap.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.stored.id
+}
 
 // Connection returns the decoder's connection. It changes while bytes are
 // fed; read it on the feeding goroutine only.
@@ -278,9 +284,9 @@ func (c *Conn) show() {
 		if c.lane != nil {
 			// Its place in the list comes with its first item in the
 			// log, in the order of the steps (Sequencer).
-			c.id, c.stored = -1, s.newConn(c.conn, "")
+			c.stored = s.newConn(c.conn, "")
 		} else {
-			c.id, c.stored = s.add(c.conn, "")
+			_, c.stored = s.add(c.conn, "")
 		}
 		c.shown = true
 	}
@@ -305,5 +311,5 @@ func (c *Conn) record(e decode.Event) {
 	if c.tap.opts.Observe != nil {
 		c.tap.opts.Observe(e)
 	}
-	c.tap.store.record(c.stored, c.id, e, c.conn.State, false, c.lane)
+	c.tap.store.record(c.stored, e, c.conn.State, false, c.lane)
 }
