@@ -2,50 +2,13 @@ package tui
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/wstap/wstap/export"
 	"github.com/wstap/wstap/session"
 )
-
-// sample is the JSON export of a sample capture (export's golden files,
-// which the export tests keep equal to what reading samples/ gives): the
-// UI is tested on the same conversations the command shows, without
-// decoding pcap here (ui never imports capture).
-func sample(name string) string {
-	return filepath.Join("..", "..", "export", "testdata", "golden", "samples", name+".json")
-}
-
-// loadStore loads files into a new store, as "wstap read" does with an
-// export.
-func loadStore(t testing.TB, files ...string) *session.Store {
-	t.Helper()
-	s, err := session.NewStore(session.StoreOptions{SpillDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	tap := session.NewTap(s, session.TapOptions{})
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im := tap.Import()
-		err = export.LoadEvents(context.Background(), name, f, im.Event)
-		im.Close()
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
 
 // ui is an App running on a simulation screen.
 type ui struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/wstap/wstap/decode"
 	"github.com/wstap/wstap/internal/livetest"
+	"github.com/wstap/wstap/internal/teststore"
 	"github.com/wstap/wstap/session"
 )
 
@@ -26,7 +27,7 @@ func row(screen, text string) string {
 // timeline of the first and the details of a message; keys move through
 // them and switch to raw frames.
 func TestScreenSample(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations")), Options{Title: "read violations.pcap"}, 80, 24)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations")), Options{Title: "read violations.pcap"}, 80, 24)
 	u.waitText("Connections 2", "ws://127.0.0.1:9107/clean", "ws://127.0.0.1:9107/violations", "all good here")
 	if lines := u.lines(); len(lines) != 24 || len([]rune(lines[0])) > 80 {
 		t.Fatalf("not 80x24: %d lines", len(lines))
@@ -61,7 +62,7 @@ func TestScreenSample(t *testing.T) {
 // TestScreenFilter: the filter bar says what is wrong in place, with a
 // caret under it, and applies a good filter to both lists.
 func TestScreenFilter(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations"), sample("gorilla-basic")), Options{}, 100, 30)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations"), teststore.Sample("gorilla-basic")), Options{}, 100, 30)
 	u.waitText("Connections 3")
 	u.typeText("/size>abc")
 	u.waitText("filter: size>abc", "^^^ at 5: size takes a number of bytes")
@@ -161,7 +162,7 @@ func pad(i int) string {
 
 // TestScreenHelp: ? shows the key table; any key closes it.
 func TestScreenHelp(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations")), Options{}, 100, 60)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations")), Options{}, 100, 60)
 	u.waitText("Connections 2")
 	u.typeText("?")
 	u.waitText("wstap — keys", "next problem", "copy the payload to the clipboard (OSC 52)", "Filter: terms side by side must all match")
@@ -172,7 +173,7 @@ func TestScreenHelp(t *testing.T) {
 // TestScreenResizeAndMouse: the layout follows the screen's size, and a
 // click selects a connection.
 func TestScreenResizeAndMouse(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations")), Options{}, 80, 24)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations")), Options{}, 80, 24)
 	u.waitText("Connections 2")
 	u.sim.SetSize(140, 40)
 	u.sim.PostEvent(tcell.NewEventResize(140, 40))
@@ -203,7 +204,7 @@ func TestScreenResizeAndMouse(t *testing.T) {
 
 // TestScreenCopy: y puts the selected payload on the clipboard.
 func TestScreenCopy(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations")), Options{}, 100, 30)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations")), Options{}, 100, 30)
 	u.waitText("Connections 2")
 	u.typeText("\ty")
 	u.waitText("copied the payload of message 0 as text")
@@ -217,7 +218,7 @@ func TestScreenCopy(t *testing.T) {
 
 // TestQuit: q ends Run, and says that the user quit.
 func TestQuit(t *testing.T) {
-	u := startUI(t, loadStore(t, sample("violations")), Options{}, 80, 24)
+	u := startUI(t, teststore.Load(t, teststore.Sample("violations")), Options{}, 80, 24)
 	u.waitText("Connections 2")
 	u.typeText("q")
 	select {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wstap/wstap/internal/livetest"
+	"github.com/wstap/wstap/internal/teststore"
 	"github.com/wstap/wstap/session"
 )
 
@@ -18,7 +19,7 @@ const (
 
 func millionStore(b *testing.B) *session.Store {
 	b.Helper()
-	s := newStore(b)
+	s := teststore.New(b)
 	tap := session.NewTap(s, session.TapOptions{})
 	start := time.Now()
 	livetest.Ticks(tap, benchConns, benchMessages)

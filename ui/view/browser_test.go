@@ -12,6 +12,7 @@ import (
 	"github.com/wstap/wstap/export"
 	"github.com/wstap/wstap/internal/livetest"
 	"github.com/wstap/wstap/internal/outfile"
+	"github.com/wstap/wstap/internal/teststore"
 	"github.com/wstap/wstap/session"
 	"github.com/wstap/wstap/ui/filter"
 )
@@ -42,7 +43,7 @@ func connByID(t *testing.T, b *Browser, id string) {
 // what the sample holds, problems are marked where they are, and the
 // details render the payload.
 func TestBrowseSample(t *testing.T) {
-	b, _ := newBrowser(t, loadStore(t, sample("violations")), Options{})
+	b, _ := newBrowser(t, teststore.Load(t, teststore.Sample("violations")), Options{})
 	if b.Conns.Len() != 2 {
 		t.Fatalf("%d connections, want 2", b.Conns.Len())
 	}
@@ -111,7 +112,7 @@ func linesText(ls []Line) string {
 // TestToggleFrames: the raw frame view is one switch away and keeps the
 // item: a message's first frame, and back to the frame's message.
 func TestToggleFrames(t *testing.T) {
-	b, _ := newBrowser(t, loadStore(t, sample("gorilla-fragments")), Options{})
+	b, _ := newBrowser(t, teststore.Load(t, teststore.Sample("gorilla-fragments")), Options{})
 	b.SelectConn(0)
 	info := b.Info()
 	if info.FrameCount <= info.MessageCount {
@@ -157,7 +158,7 @@ func TestToggleFrames(t *testing.T) {
 // with its position and leaves the filter in force, and removing it
 // shows everything again.
 func TestFilter(t *testing.T) {
-	b, q := newBrowser(t, loadStore(t, sample("violations"), sample("gorilla-basic")), Options{})
+	b, q := newBrowser(t, teststore.Load(t, teststore.Sample("violations"), teststore.Sample("gorilla-basic")), Options{})
 	all := b.Conns.Len()
 	if err := b.SetFilter("binary and server"); err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestFilter(t *testing.T) {
 // TestSearch: n and N select the next and previous match without
 // filtering, going on into the next connection and around.
 func TestSearch(t *testing.T) {
-	b, q := newBrowser(t, loadStore(t, sample("violations")), Options{})
+	b, q := newBrowser(t, teststore.Load(t, teststore.Sample("violations")), Options{})
 	b.SelectConn(0)
 	if err := b.Search("binary", false); err != nil {
 		t.Fatal(err)
@@ -247,7 +248,7 @@ func TestSearch(t *testing.T) {
 
 // TestNextProblem: ! goes from problem to problem, across connections.
 func TestNextProblem(t *testing.T) {
-	b, _ := newBrowser(t, loadStore(t, sample("violations")), Options{})
+	b, _ := newBrowser(t, teststore.Load(t, teststore.Sample("violations")), Options{})
 	connByID(t, b, "1")
 	b.NextProblem()
 	if b.Info().ID != "2" || b.Item() != 6 {
@@ -269,13 +270,13 @@ func TestNextProblem(t *testing.T) {
 // and problems renumbered consistently; the inputs are never written
 // over.
 func TestExport(t *testing.T) {
-	in := sample("violations")
+	in := teststore.Sample("violations")
 	st, err := os.Stat(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	b, q := newBrowser(t, loadStore(t, in), Options{Protect: []outfile.Input{{Name: in, Info: st}}})
+	b, q := newBrowser(t, teststore.Load(t, in), Options{Protect: []outfile.Input{{Name: in, Info: st}}})
 	if err := b.Export(in, true); err == nil || !strings.Contains(err.Error(), "input") {
 		t.Errorf("export over the input: %v", err)
 	}
@@ -368,7 +369,7 @@ func loadBack(t *testing.T, path string) []*session.Conversation {
 // TestClear: clear hides what was there, keeps open connections with only
 // what arrives after; u shows everything again; the store keeps it all.
 func TestClear(t *testing.T) {
-	s := newStore(t)
+	s := teststore.New(t)
 	tap := session.NewTap(s, session.TapOptions{})
 	old := livetest.Open(tap)
 	old.Send(decode.Client, "before")
@@ -401,7 +402,7 @@ func TestClear(t *testing.T) {
 // messages arrive; moving up stops it, and the new ones are counted; f
 // follows again.
 func TestFollowLive(t *testing.T) {
-	s := newStore(t)
+	s := teststore.New(t)
 	tap := session.NewTap(s, session.TapOptions{})
 	l := livetest.Open(tap)
 	b, _ := newBrowser(t, s, Options{Live: true})
