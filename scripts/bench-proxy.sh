@@ -8,6 +8,9 @@
 # ws (wstap in reverse mode):
 #   direct          client -> server
 #   relay           client -> proxypeer relay (io.Copy) -> server
+#   copying relay   client -> proxypeer relay -copy (read(2)/write(2) through
+#                   user space, 256 KiB at a time, nothing else) -> server:
+#                   the least any proxy that looks at the bytes pays
 #   mitmdump        client -> mitmdump --mode reverse:http://SERVER -> server
 #   wstap           client -> wstap proxy --upstream ws://SERVER --json /dev/null -> server
 #   wstap --json    the same with --json FILE, and FILE checked afterwards
@@ -335,19 +338,26 @@ ticks() { sed 's/.*) //' "/proc/$proxy_pid/stat" 2>/dev/null | awk '{ print $12 
 # $runs times each, through what is running (the proxy $proxy_pid, or
 # none), each after the proxy settled; sets tp_best[KEY], tp_med[KEY],
 # p50[KEY], p90[KEY], p99[KEY] (medians of the runs), or failed[KEY].
-declare -A tp_best tp_med p50 p90 p99 rssk check_of failed
+declare -A tp_best tp_med p50 p90 p99 cpu rssk check_of failed
 measure() {
 	local key=$1
 	shift
 	settled=0
-	: >"$work/tp" && : >"$work/p50" && : >"$work/p90" && : >"$work/p99"
+	local t0
+	: >"$work/tp" && : >"$work/p50" && : >"$work/p90" && : >"$work/p99" && : >"$work/cpu"
 	for _ in $(seq "$runs"); do
 		settle
+		t0=$(ticks)
 		if ! client "$@" -size "$size" -count "$count" -inflight "$inflight"; then
 			failure "$key" "$client_error"
 			return
 		fi
 		sed -n 's/^throughput \([0-9.]*\) MB\/s.*/\1/p' "$work/client.out" >>"$work/tp"
+		if [ -n "${proxy_pid:-}" ]; then
+			# CPU seconds per GB relayed (both directions), from clock ticks.
+			awk -v t="$(($(ticks) - t0))" -v hz="$(getconf CLK_TCK)" -v b="$((2 * count * size))" \
+				'BEGIN { printf "%.2f\n", t / hz / (b / 1e9) }' >>"$work/cpu"
+		fi
 		settle
 		if ! client "$@" -rtt "$rtt"; then
 			failure "$key" "$client_error"
@@ -365,6 +375,8 @@ measure() {
 	p50[$key]=$(median %.0f <"$work/p50")
 	p90[$key]=$(median %.0f <"$work/p90")
 	p99[$key]=$(median %.0f <"$work/p99")
+	cpu[$key]=-
+	if [ -s "$work/cpu" ]; then cpu[$key]=$(median %.2f <"$work/cpu"); fi
 	echo "  $key: throughput $(tr '\n' ' ' <"$work/tp")MB/s; p50 $(tr '\n' ' ' <"$work/p50")us, p99 $(tr '\n' ' ' <"$work/p99")us${proxy_pid:+; waited $settled s in all for the proxy to settle}"
 }
 
@@ -375,21 +387,21 @@ row() {
 	if [ -n "$r" ]; then r="$(mib "$r") MiB"; else r="-"; fi
 	c=${check_of[$key]:--}
 	if [ -n "${failed[$key]:-}" ]; then
-		echo "| $label | FAILED: ${failed[$key]} | | | | | | | $r | $c |"
+		echo "| $label | FAILED: ${failed[$key]} | | | | | | | | $r | $c |"
 		return
 	fi
 	if [ -n "${tp_best[$base]:-}" ]; then
 		pct=$(awk -v a="${tp_best[$key]}" -v b="${tp_best[$base]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
 		delta=$(awk -v a="${p50[$key]}" -v b="${p50[$base]}" 'BEGIN { printf "%+d", a - b }')
 	fi
-	echo "| $label | ${tp_best[$key]} | ${tp_med[$key]} | $pct | ${p50[$key]} | ${p90[$key]} | ${p99[$key]} | $delta | $r | $c |"
+	echo "| $label | ${tp_best[$key]} | ${tp_med[$key]} | $pct | ${cpu[$key]:--} | ${p50[$key]} | ${p90[$key]} | ${p99[$key]} | $delta | $r | $c |"
 }
 
 table_head() {
 	cat <<EOF
 
-| $1 | MB/s, best of $runs | MB/s, median | % of $2 (best) | p50 µs | p90 µs | p99 µs | p50 − $2 µs | proxy peak RSS | JSON holds every message |
-|---|---|---|---|---|---|---|---|---|---|
+| $1 | MB/s, best of $runs | MB/s, median | % of $2 (best) | proxy CPU s/GB | p50 µs | p90 µs | p99 µs | p50 − $2 µs | proxy peak RSS | JSON holds every message |
+|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 }
 
@@ -466,6 +478,9 @@ for p in $parts; do
 		launch ws-relay "$pp" relay -listen 127.0.0.1:0 -to "$server"
 		addr=$(await "$work/ws-relay.out" 's/^listening on //p')
 		through ws-relay -url "ws://$addr/"
+		launch ws-copyrelay "$pp" relay -copy -listen 127.0.0.1:0 -to "$server"
+		addr=$(await "$work/ws-copyrelay.out" 's/^listening on //p')
+		through ws-copyrelay -url "ws://$addr/"
 		if [ "$mitm" = 1 ]; then
 			mitm_start ws-mitm --mode "reverse:http://$server"
 			through ws-mitm -url "ws://$addr/"
@@ -536,12 +551,14 @@ echo
 echo "Throughput: $count messages of $size bytes echoed, $inflight in flight, one connection; MB/s is payload bytes one way per second of wall time (10^6 B/s)."
 echo "Round trips: $rtt messages of 16 bytes one at a time; percentiles are medians over the runs; the delta is against the plain relay's p50."
 echo "Peak RSS is the proxy's (GNU time), over all its runs."
+echo "Proxy CPU is the proxy process's user and system time during each throughput run, per GB relayed (both directions; median of the runs): what it takes from the two cores it shares with the peers."
 for p in $parts; do
 	case $p in
 	ws)
 		table_head "ws (wstap reverse mode)" relay
 		row ws-direct "direct (client → server)" ws-relay
 		row ws-relay "proxypeer relay (io.Copy)" ws-relay
+		row ws-copyrelay "proxypeer relay -copy (read/write through user space)" ws-relay
 		if [ "$mitm" = 1 ]; then row ws-mitm "mitmdump --mode reverse" ws-relay; fi
 		row ws-wstap "wstap proxy --upstream --json /dev/null" ws-relay
 		row ws-wstap-json "wstap proxy --upstream --json FILE" ws-relay

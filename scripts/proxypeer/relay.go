@@ -20,6 +20,7 @@ func relayCmd(args []string) error {
 	fs := flag.NewFlagSet("relay", flag.ExitOnError)
 	addr := fs.String("listen", "127.0.0.1:0", "accept connections on `ADDR`")
 	to := fs.String("to", "", "relay each connection to `ADDR`")
+	userSpace := fs.Bool("copy", false, "copy through user space with read(2) and write(2), as a proxy that looks at the bytes must, instead of splice(2)")
 	parse(fs, args)
 	if *to == "" {
 		return errors.New("-to ADDR is required")
@@ -28,7 +29,22 @@ func relayCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveRelay(ln, func() (net.Conn, error) { return net.Dial("tcp", *to) })
+	copyFn := io.Copy
+	if *userSpace {
+		copyFn = copyThroughUserSpace
+	}
+	return serveRelay(ln, func() (net.Conn, error) { return net.Dial("tcp", *to) }, copyFn)
+}
+
+// userSpaceBuffer is the read size of the -copy relay: 256 KiB, the size
+// wstap's proxy reads a busy direction with.
+const userSpaceBuffer = 256 << 10
+
+// copyThroughUserSpace copies src to dst with read(2) and write(2) through
+// a buffer of its own. Hiding ReadFrom and WriteTo keeps io.Copy from
+// splicing: this is the least a relay that must see every byte does.
+func copyThroughUserSpace(dst io.Writer, src io.Reader) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, userSpaceBuffer))
 }
 
 // tlsRelayCmd is the baseline for wss:// through a TLS-intercepting proxy:
@@ -65,12 +81,12 @@ func tlsRelayCmd(args []string) error {
 	}
 	in := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
 	out := &tls.Config{RootCAs: roots, ServerName: host, NextProtos: []string{"http/1.1"}}
-	return serveRelay(tls.NewListener(ln, in), func() (net.Conn, error) { return tls.Dial("tcp", *to, out) })
+	return serveRelay(tls.NewListener(ln, in), func() (net.Conn, error) { return tls.Dial("tcp", *to, out) }, io.Copy)
 }
 
 // serveRelay relays every connection accepted on ln to one that dial
-// makes.
-func serveRelay(ln net.Listener, dial func() (net.Conn, error)) error {
+// makes, each direction copied by copyFn.
+func serveRelay(ln net.Listener, dial func() (net.Conn, error), copyFn func(io.Writer, io.Reader) (int64, error)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -83,7 +99,7 @@ func serveRelay(ln net.Listener, dial func() (net.Conn, error)) error {
 				c.Close()
 				return
 			}
-			pipe(c, u)
+			pipe(c, u, copyFn)
 		}()
 	}
 }
@@ -92,12 +108,12 @@ func serveRelay(ln net.Listener, dial func() (net.Conn, error)) error {
 // one direction is passed on as a half-close (TCP FIN, or TLS
 // close_notify), as a transparent relay must: the other direction may
 // still carry the answer.
-func pipe(a, b net.Conn) {
+func pipe(a, b net.Conn, copyFn func(io.Writer, io.Reader) (int64, error)) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	half := func(dst, src net.Conn) {
 		defer wg.Done()
-		if _, err := io.Copy(dst, src); err == nil {
+		if _, err := copyFn(dst, src); err == nil {
 			if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 				return
 			}
