@@ -169,6 +169,7 @@ func (o *outputs) Close(ok bool) error {
 		}
 	}
 	failed := map[*exportFile]bool{}
+	o.store.Draining()
 	for _, f := range o.following {
 		if err := f.f.Finish(); err != nil {
 			fail(fmt.Errorf("writing %s: %w", f.what, err))

@@ -83,6 +83,13 @@ const (
 	spillChunks = 256
 )
 
+// A store that lets connections go (a run with no view to browse them
+// later: the proxy left running for days with --json) gives the disk
+// blocks of their bytes back as it lets them go: the file's size only
+// grows, but what lies on disk is bounded by the connections still kept,
+// not by all the traffic ever recorded. Without it a day of a busy socket
+// filled the temporary directory although every byte had been exported.
+
 // errSpillClosed is returned by a spill that was closed.
 var errSpillClosed = errors.New("the spill file is closed")
 
@@ -126,6 +133,13 @@ type spill struct {
 	// freeBytes their total.
 	free      [5][][]byte
 	freeBytes int
+	// reclaim is set for a store that lets connections go: streams note
+	// what of them was written, and letGo punches it out of the file.
+	// noPunch is set when the file system refused a punch, or the file is
+	// about to go (see draining); reclaimed counts the bytes given back.
+	reclaim   bool
+	noPunch   atomic.Bool
+	reclaimed atomic.Int64
 }
 
 // extent is a reservation of the file held in memory: the one a stream is
@@ -161,6 +175,29 @@ type spillStream struct {
 	held []*extent
 	// appended counts the bytes appended to it.
 	appended int64
+	// written are the reservations of the file it wrote to, adjacent
+	// ones joined, when the spill reclaims; guarded by spill.mu.
+	written []fileSpan
+}
+
+// fileSpan is the bytes of the spill file from start to end.
+type fileSpan struct{ start, end int64 }
+
+// wrote notes that the reservation of n bytes at off was written; the
+// caller holds mu. One stream's reservations often follow each other in
+// the file (a busy connection beside idle ones), and are joined.
+func (st *spillStream) wrote(off int64, n int) {
+	end := off + pageRound(n)
+	if l := len(st.written); l > 0 && st.written[l-1].end == off {
+		st.written[l-1].end = end
+		return
+	}
+	st.written = append(st.written, fileSpan{off, end})
+}
+
+// pageRound is n rounded up to whole pages: what reserve takes for n.
+func pageRound(n int) int64 {
+	return int64((n + spillPage - 1) / spillPage * spillPage)
 }
 
 // hold adds e to its stream's extents held in memory; the caller holds mu.
@@ -213,7 +250,7 @@ func (s *spill) size() int64 {
 // file; the caller holds mu.
 func (s *spill) reserve(n int) int64 {
 	off := s.end
-	s.end += int64((n + spillPage - 1) / spillPage * spillPage)
+	s.end += pageRound(n)
 	return off
 }
 
@@ -257,6 +294,9 @@ func (s *spill) append(st *spillStream, b []byte) (int64, error) {
 		s.writes++
 		s.unmark(pending, len(b))
 		s.dropChunks(off, off+int64(len(b)))
+		if err == nil && s.reclaim {
+			st.wrote(off, len(b))
+		}
 		s.mu.Unlock()
 		if err != nil {
 			return -1, err
@@ -359,7 +399,6 @@ func (s *spill) retire(st *spillStream) {
 func (s *spill) write(e *extent) error {
 	err := s.writeAt(e.data, e.start)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.writes++
 	for e.dirty && err == nil {
 		e.dirty = false
@@ -370,15 +409,26 @@ func (s *spill) write(e *extent) error {
 	e.writing = false
 	// A chunk read meanwhile holds zeros where it now has data.
 	s.dropChunks(e.start, e.start+int64(len(e.data)))
+	span := fileSpan{e.start, e.start + pageRound(cap(e.data))}
 	if e.dropped || s.closed {
+		// Let go while it was written: nobody noted it to punch out.
+		punch := e.dropped && !s.closed && s.reclaim
 		s.forget(e)
+		s.mu.Unlock()
+		if punch {
+			s.punch([]fileSpan{span})
+		}
 		return err
 	}
+	defer s.mu.Unlock()
 	if err != nil {
 		// Its bytes are not in the file: it stays in memory, where they
 		// are read. Nothing is appended after a write error, so what
 		// stays is bounded by the write-back budget.
 		return err
+	}
+	if s.reclaim && e.owner != nil {
+		e.owner.wrote(e.start, cap(e.data))
 	}
 	e.recent = s.recent.PushFront(e)
 	s.recentBytes += cap(e.data)
@@ -395,13 +445,46 @@ func (s *spill) write(e *extent) error {
 
 // letGo forgets the extents of stream st held in memory, without writing
 // those still waiting: nobody will read st's bytes again. Its pages of
-// the file that were never written stay holes.
+// the file that were never written stay holes; those written are punched
+// out when the spill reclaims (one being written is, once written).
 func (s *spill) letGo(st *spillStream) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
+	written := st.written
+	st.written = nil
+	s.forgetStream(st)
+	s.mu.Unlock()
+	s.punch(written)
+}
+
+// punch gives the disk blocks of spans back, unless the file system
+// refused before (then they stay until the file is closed) or the file is
+// draining. It is called without mu, and only for bytes nobody reads any
+// more.
+func (s *spill) punch(spans []fileSpan) {
+	for _, sp := range spans {
+		if s.noPunch.Load() {
+			return
+		}
+		if err := punchHole(s.f, sp.start, sp.end-sp.start); err != nil {
+			s.noPunch.Store(true)
+			return
+		}
+		s.reclaimed.Add(sp.end - sp.start)
+	}
+}
+
+// draining stops punching: the file is read out and closed next, and
+// giving its blocks back first would only cost system calls (thousands,
+// for long connections interleaved in the file).
+func (s *spill) draining() { s.noPunch.Store(true) }
+
+// forgetStream is letGo's forgetting of st's extents; the caller holds
+// mu.
+func (s *spill) forgetStream(st *spillStream) {
 	if st.cur != nil {
 		s.activeBytes -= cap(st.cur.data)
 		st.cur = nil

@@ -26,9 +26,11 @@ type StoreOptions struct {
 	// that only writes its outputs, with no view to browse the store
 	// afterwards. Its payloads still waiting to be written to the spill
 	// file then never are (a capture of short connections costs no file
-	// I/O). Reading such a connection's frames or messages afterwards is
-	// an error; its metadata, counts and problems stay. Sinks must follow
-	// the store before anything is recorded.
+	// I/O), and the disk blocks of those that were are given back, so
+	// that a proxy left running spills no more than the connections it
+	// still keeps. Reading such a connection's frames or messages
+	// afterwards is an error; its metadata, counts and problems stay.
+	// Sinks must follow the store before anything is recorded.
 	LetGo bool
 }
 
@@ -149,6 +151,8 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A store that lets connections go gives their disk space back too.
+	sp.reclaim = opts.LetGo
 	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{}), letGo: opts.LetGo}
 	s.items = s.newLog(itemRecSize, &s.itemStream)
 	return s, nil
@@ -172,6 +176,11 @@ func (s *Store) Close() error {
 	close(s.changed)
 	return s.sp.close()
 }
+
+// Draining tells the store that its sources ended: the sinks read it out
+// and it is closed next. Connections let go from then on keep their disk
+// space until the spill file goes, which is soon.
+func (s *Store) Draining() { s.sp.draining() }
 
 // Err returns the first failure of the spill file (a full disk), or nil.
 // What was recorded until then, and the records after it, are kept; the

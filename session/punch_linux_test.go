@@ -1,0 +1,91 @@
+//go:build linux
+
+package session
+
+import (
+	"bytes"
+	"syscall"
+	"testing"
+)
+
+// allocated is how many bytes of disk the spill file takes.
+func allocated(t *testing.T, sp *spill) int64 {
+	t.Helper()
+	fi, err := sp.f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Blocks * 512
+}
+
+// TestSpillReclaim: a spill that reclaims gives the disk blocks of a
+// stream it lets go back, those written through the write-back and those
+// written at once alike, and what another stream wrote reads back
+// unchanged; one that does not reclaim keeps them, as does one draining
+// (about to be closed).
+func TestSpillReclaim(t *testing.T) {
+	for _, mode := range []string{"reclaim", "off", "draining"} {
+		sp, err := newSpill(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.reclaim = mode != "off"
+		reclaim := mode == "reclaim"
+		var kept, long spillStream
+		piece := bytes.Repeat([]byte("kept connection "), 200)
+		var keptOffs []int64
+		for range 100 {
+			off, err := sp.append(&kept, piece)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keptOffs = append(keptOffs, off)
+		}
+		if err := sp.flush(&kept); err != nil {
+			t.Fatal(err)
+		}
+		// Past the write-back budget and the recent extents: the kept
+		// stream is written and read back from the file, as are the
+		// long one's oldest extents; its big payloads are written at
+		// once.
+		small := make([]byte, directPayload/2)
+		for i := range 2 * (writeBackBytes + recentBytes) / len(small) {
+			small[0] = byte(i)
+			if _, err := sp.append(&long, small); err != nil {
+				t.Fatal(err)
+			}
+		}
+		big := make([]byte, bigPayload)
+		for range 8 {
+			if _, err := sp.append(&long, big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := allocated(t, sp)
+		if mode == "draining" {
+			sp.draining()
+		}
+		if before < writeBackBytes {
+			t.Fatalf("%s: %d bytes on disk before letting go, want at least %d", mode, before, writeBackBytes)
+		}
+		sp.letGo(&long)
+		after := allocated(t, sp)
+		keptBytes := int64(len(keptOffs) * len(piece))
+		if reclaim {
+			if after > keptBytes+maxExtent {
+				t.Errorf("%d bytes on disk after letting the long stream go (%d before), want at most the kept stream's %d and an extent", after, before, keptBytes)
+			}
+			if got := sp.reclaimed.Load(); got < before-after {
+				t.Errorf("reclaimed %d bytes, but the disk shrank by %d", got, before-after)
+			}
+		} else if after < before || sp.reclaimed.Load() != 0 {
+			t.Errorf("%s: %d bytes on disk before, %d after, %d reclaimed", mode, before, after, sp.reclaimed.Load())
+		}
+		for _, off := range keptOffs {
+			if got, err := sp.readAt(nil, off, len(piece)); err != nil || !bytes.Equal(got, piece) {
+				t.Fatalf("%s: reading the kept stream at %d: %v", mode, off, err)
+			}
+		}
+		sp.close()
+	}
+}
