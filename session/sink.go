@@ -228,11 +228,10 @@ func (r *eventReplay) item(it Item) error {
 
 // Problem returns problem i of connection id.
 func (s *Store) Problem(id ConnID, i int) (decode.Problem, error) {
-	sc, err := s.conn(id)
+	sc, err := s.lockConn(id)
 	if err != nil {
 		return decode.Problem{}, err
 	}
-	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.problems) {
 		return decode.Problem{}, fmt.Errorf("connection %s has no problem %d", sc.meta.ID, i)
@@ -256,7 +255,11 @@ func (s *Store) Totals() Totals {
 	for _, sc := range conns {
 		sc.mu.Lock()
 		t.Connections++
-		t.Messages += int64(sc.messages.n)
+		if sc.gone.Load() {
+			t.Messages += int64(sc.letGoMessages)
+		} else {
+			t.Messages += int64(sc.messages.n)
+		}
 		problems, errors := sc.problemCounts()
 		t.Problems += int64(problems)
 		t.Errors += int64(errors)

@@ -72,6 +72,11 @@ type Store struct {
 	// the store, each of which handles a connection before it is let go.
 	letGo     bool
 	followers int
+	// released is what a connection let go has instead of its records:
+	// nothing, which nobody changes (a connection let go records
+	// nothing), so that a reader that found it just before it went
+	// reads no records rather than nil.
+	released connRecords
 	// endedBytes are the payload bytes of the connections that ended and
 	// wait for the sinks to handle them before they are let go (see
 	// Pace); unpaced is set when a sink stopped, and pacing with it.
@@ -91,12 +96,38 @@ const pacePoll = time.Millisecond
 
 // storedConn is what the store keeps of one connection. mu guards all of
 // it while it is recorded; once it ended, its records are read without it
-// (see frozen).
+// (see frozen). What it keeps once let go is this header only: a proxy
+// left running sees connections by the million, and the whole of one
+// took 800 bytes for ever.
 type storedConn struct {
 	mu sync.Mutex
 	// id is its place in the list of connections, -1 until it has one
 	// (see Sequencer).
-	id   ConnID
+	id ConnID
+	// handled counts the sinks that handled the connection since it
+	// ended; gone is set once it was let go (see StoreOptions.LetGo).
+	handled int
+	gone    atomic.Bool
+	// frozen is set once the connection ended and its logs were sealed:
+	// its frames, messages and payloads no longer change, and readers
+	// read them without taking mu. Two goroutines rendering one long
+	// connection spent more time passing mu's reader count between
+	// their cores than rendering.
+	frozen atomic.Bool
+	// bytes are the payload bytes recorded for it.
+	bytes int64
+	// letGoName, letGoMessages, letGoProblems and letGoErrors are its id,
+	// its count of messages and what problemCounts said when it was let
+	// go.
+	letGoName                                 string
+	letGoMessages, letGoProblems, letGoErrors int
+	// connRecords is all the rest; once let go, the store's released,
+	// which is empty and never changes.
+	*connRecords
+}
+
+// connRecords is what the store keeps of a connection until it is let go.
+type connRecords struct {
 	meta decode.Connection
 	// last are the decoder's objects the meta's copies were made from:
 	// a changed pointer means a new handshake or close to copy.
@@ -115,21 +146,6 @@ type storedConn struct {
 	// answer's body, for one, comes later): what a sink following the
 	// log shows for that event, however far behind it is.
 	handshakes []handshakeCopy
-	// handled counts the sinks that handled the connection since it
-	// ended; gone is set once it was let go (see StoreOptions.LetGo).
-	handled int
-	gone    atomic.Bool
-	// frozen is set once the connection ended and its logs were sealed:
-	// its frames, messages and payloads no longer change, and readers
-	// read them without taking mu. Two goroutines rendering one long
-	// connection spent more time passing mu's reader count between
-	// their cores than rendering.
-	frozen atomic.Bool
-	// bytes are the payload bytes recorded for it.
-	bytes int64
-	// letGoProblems and letGoErrors are what problemCounts said when it
-	// was let go.
-	letGoProblems, letGoErrors int
 }
 
 type handshakeCopy struct {
@@ -241,7 +257,7 @@ func (s *Store) add(c *decode.Connection, id string) (ConnID, *storedConn) {
 // newConn makes a connection's record, not in the list of connections
 // yet (see register); the caller holds mu.
 func (s *Store) newConn(c *decode.Connection, id string) *storedConn {
-	sc := &storedConn{id: -1}
+	sc := &storedConn{id: -1, connRecords: &connRecords{}}
 	sc.frames, sc.messages, sc.lists = s.newLog(frameRecSize, &sc.stream), s.newLog(messageRecSize, &sc.stream), s.newLog(listRecSize, &sc.stream)
 	if id != "" {
 		sc.meta.ID = id
@@ -596,7 +612,27 @@ func (s *Store) conn(id ConnID) (*storedConn, error) {
 	}
 	sc := conns[id]
 	if sc.gone.Load() {
-		return nil, fmt.Errorf("connection %s was let go once every output wrote it", sc.meta.ID)
+		return nil, sc.letGoError()
+	}
+	return sc, nil
+}
+
+// letGoError is the error of reading connection sc once it was let go.
+func (sc *storedConn) letGoError() error {
+	return fmt.Errorf("connection %s was let go once every output wrote it", sc.letGoName)
+}
+
+// lockConn is conn with the connection's lock taken, for what reads its
+// metadata: a connection let go between the two is an error too.
+func (s *Store) lockConn(id ConnID) (*storedConn, error) {
+	sc, err := s.conn(id)
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	if sc.gone.Load() {
+		sc.mu.Unlock()
+		return nil, sc.letGoError()
 	}
 	return sc, nil
 }
@@ -653,25 +689,18 @@ func (s *Store) Pace(ctx context.Context, handOver func()) {
 	}
 }
 
-// release lets go of connection sc's records and payloads, keeping its
-// metadata, counts and problems; the caller holds sc.mu. Every sink has
-// handled sc, and nothing else reads a store that lets go: no reader is
-// reading it without its lock (see frozen).
+// release lets go of connection sc's records, payloads and metadata,
+// keeping its id and what Totals counts; the caller holds sc.mu. Every
+// sink has handled sc, and nothing else reads a store that lets go: no
+// reader is reading it without its lock (see frozen).
 func (s *Store) release(sc *storedConn) {
-	// What Totals counts stays; the rest goes, the decoder's objects the
-	// metadata's copies were made from too (they hold its handshake).
 	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
+	sc.letGoName, sc.letGoMessages = sc.meta.ID, sc.messages.n
 	sc.letGoProblems, sc.letGoErrors = problems, errors
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)
-	for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
-		l.spilled, l.kept, l.tail = nil, nil, nil
-	}
-	sc.problems, sc.handshakes, sc.exchanges = nil, nil, nil
-	sc.lastReq, sc.lastResp, sc.lastClose, sc.lastReply, sc.lastDeflate = nil, nil, nil, nil, nil
-	sc.meta = decode.Connection{ID: sc.meta.ID}
-	sc.stream = spillStream{}
+	sc.connRecords = &s.released
 }
 
 // problemCounts returns how many problems sc has, those it only counted
@@ -699,11 +728,10 @@ type Info struct {
 // Info returns a copy of connection id's metadata. The counts are those
 // of the frames, messages, problems and exchanges stored.
 func (s *Store) Info(id ConnID) (Info, error) {
-	sc, err := s.conn(id)
+	sc, err := s.lockConn(id)
 	if err != nil {
 		return Info{}, err
 	}
-	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	info := Info{Connection: sc.meta, Ended: sc.frozen.Load()}
 	info.FrameCount, info.MessageCount = sc.frames.n, sc.messages.n
@@ -718,11 +746,10 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	sc, err := s.conn(id)
+	sc, err := s.lockConn(id)
 	if err != nil {
 		return info, err
 	}
-	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if i >= 0 && i < len(sc.handshakes) {
 		info.Request, info.Response = sc.handshakes[i].req, sc.handshakes[i].resp
@@ -732,11 +759,10 @@ func (s *Store) Handshake(id ConnID, i int) (Info, error) {
 
 // Problems returns a copy of connection id's problems.
 func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
-	sc, err := s.conn(id)
+	sc, err := s.lockConn(id)
 	if err != nil {
 		return nil, err
 	}
-	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return slices.Clone(sc.problems), nil
 }
@@ -744,11 +770,10 @@ func (s *Store) Problems(id ConnID) ([]decode.Problem, error) {
 // Exchange returns a copy of plain exchange i of connection id, bodies
 // included.
 func (s *Store) Exchange(id ConnID, i int) (decode.Exchange, error) {
-	sc, err := s.conn(id)
+	sc, err := s.lockConn(id)
 	if err != nil {
 		return decode.Exchange{}, err
 	}
-	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if i < 0 || i >= len(sc.exchanges) {
 		return decode.Exchange{}, fmt.Errorf("connection %s has no exchange %d", sc.meta.ID, i)
