@@ -33,6 +33,11 @@
 #   one connection  MEM_MSGS (300,000) echoed 1 KiB messages, 32 in flight
 #   many            MEM_CONNS (500) connections open at once, each echoing
 #                   MEM_CONN_MSGS (200) 1 KiB messages, 4 in flight
+#   in turn         MEM_ROUNDS (60) rounds of MEM_CONNS connections, each
+#                   echoing 2 messages: a proxy left running sees
+#                   connections come and go
+# and, for each, the disk the spill file holds once the proxy exported
+# every connection and settled (connections let go give their blocks back).
 #
 # Before each shape the script waits until the proxy is idle (at most 2
 # clock ticks of CPU in 0.2 s): wstap writes a connection's JSON from its
@@ -55,7 +60,7 @@
 #   scripts/bench-proxy.sh --quick          # small counts, 1 run: a check of the script
 #   scripts/bench-proxy.sh --part memory    # the memory runs only
 # The environment can set COUNT, SIZE, INFLIGHT, RTT, MEM_MSGS, MEM_CONNS,
-# MEM_CONN_MSGS and RUNS; WSTAP=path uses that wstap binary instead of
+# MEM_CONN_MSGS, MEM_ROUNDS and RUNS; WSTAP=path uses that wstap binary instead of
 # building one from this checkout; TMPDIR is where the temporary files go
 # (about 1.5 GB for the memory runs: a JSON export and wstap's spill file).
 #
@@ -87,14 +92,14 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
 	count=${COUNT:-200} rtt=${RTT:-200} mem_msgs=${MEM_MSGS:-5000}
-	mem_conns=${MEM_CONNS:-50} mem_conn_msgs=${MEM_CONN_MSGS:-20} runs=${runs:-1}
+	mem_conns=${MEM_CONNS:-50} mem_conn_msgs=${MEM_CONN_MSGS:-20} mem_rounds=${MEM_ROUNDS:-4} runs=${runs:-1}
 else
 	count=${COUNT:-2000} rtt=${RTT:-2000} mem_msgs=${MEM_MSGS:-300000}
-	mem_conns=${MEM_CONNS:-500} mem_conn_msgs=${MEM_CONN_MSGS:-200} runs=${runs:-3}
+	mem_conns=${MEM_CONNS:-500} mem_conn_msgs=${MEM_CONN_MSGS:-200} mem_rounds=${MEM_ROUNDS:-60} runs=${runs:-3}
 fi
 size=${SIZE:-65536}
 inflight=${INFLIGHT:-32}
-for n in "$runs" "$count" "$rtt" "$mem_msgs" "$mem_conns" "$mem_conn_msgs" "$size" "$inflight"; do
+for n in "$runs" "$count" "$rtt" "$mem_msgs" "$mem_conns" "$mem_conn_msgs" "$mem_rounds" "$size" "$inflight"; do
 	case $n in
 	'' | *[!0-9]* | 0) echo "bench-proxy: not a positive number: $n" >&2; exit 2 ;;
 	esac
@@ -460,7 +465,22 @@ through() {
 	esac
 }
 
-declare -A mem_tp mem_rss mem_stop mem_msgs_of mem_conns_of mem_size mem_check
+declare -A mem_tp mem_rss mem_stop mem_msgs_of mem_conns_of mem_size mem_check mem_disk
+
+# spill_disk: the disk (MiB) held by the spill file of $proxy_pid, which
+# is unlinked and found among its descriptors.
+spill_disk() {
+	local fd
+	for fd in /proc/"$proxy_pid"/fd/*; do
+		case $(readlink "$fd" 2>/dev/null) in
+		*wstap-spill-*)
+			stat -L -c '%b %B' "$fd" | awk '{ printf "%.1f MiB", $1 * $2 / 1048576 }'
+			return
+			;;
+		esac
+	done
+	echo "?"
+}
 status=0
 proxy_pid=
 peer server server -listen 127.0.0.1:0
@@ -514,20 +534,35 @@ for p in $parts; do
 	memory)
 		echo
 		echo "== memory: wstap --json FILE, reverse mode, 1 KiB messages"
-		for m in one many; do
+		for m in one many turn; do
+			rounds=1
 			case $m in
 			one) margs=(-conns 1 -count "$mem_msgs" -inflight 32) ;;
 			many) margs=(-conns "$mem_conns" -count "$mem_conn_msgs" -inflight 4) ;;
+			turn) margs=(-conns "$mem_conns" -count 2 -inflight 1) rounds=$mem_rounds ;;
 			esac
 			key=mem-$m
 			wstap_start "$key" --upstream "ws://$server" --json "$work/$key.json"
 			sent_msgs=0 sent_bytes=0 sent_conns=0
-			if client -url "ws://$addr/" -size 1024 "${margs[@]}"; then
+			t0=$(date +%s.%N)
+			mem_tp[$m]=
+			for _ in $(seq "$rounds"); do
+				if ! client -url "ws://$addr/" -size 1024 "${margs[@]}"; then
+					mem_tp[$m]="FAILED: $client_error"
+					status=1
+					break
+				fi
+			done
+			if [ -z "${mem_tp[$m]}" ] && [ "$rounds" = 1 ]; then
 				mem_tp[$m]=$(sed -n 's/^throughput \([0-9.]*\) MB\/s: .* in \([0-9.]*\) s .*/\2 s, \1 MB\/s/p' "$work/client.out")
-			else
-				mem_tp[$m]="FAILED: $client_error"
-				status=1
+			elif [ -z "${mem_tp[$m]}" ]; then
+				# The rounds' wall time, from the first connection to the last.
+				mem_tp[$m]=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$sent_bytes" 'BEGIN { printf "%.2f s, %.1f MB/s", b - a, n / (b - a) / 1e6 }')
 			fi
+			proxy_pid=$launched_pid settled=0
+			settle
+			mem_disk[$m]=$(spill_disk)
+			proxy_pid=
 			stop "$key"
 			if [ -n "$stop_panic" ]; then
 				mem_tp[$m]="${mem_tp[$m]}; wstap: $stop_panic"
@@ -541,7 +576,7 @@ for p in $parts; do
 			jsoncheck "$work/$key.json"
 			mem_check[$m]=$check
 			rm -f "$work/$key.json"
-			echo "  $key: ${mem_tp[$m]}, peak RSS $(mib "$rss") MiB, stopped in $stop_secs s, JSON ${mem_size[$m]}: $check"
+			echo "  $key: ${mem_tp[$m]}, peak RSS $(mib "$rss") MiB, spill on disk ${mem_disk[$m]} once settled, stopped in $stop_secs s, JSON ${mem_size[$m]}: $check"
 		done
 		;;
 	esac
@@ -575,10 +610,11 @@ for p in $parts; do
 	memory)
 		cat <<EOF
 
-| wstap proxy --upstream --json FILE, 1 KiB messages | connections | messages each way | client: wall, MB/s | wstap peak RSS | exit after SIGTERM | JSON size | JSON holds every message |
-|---|---|---|---|---|---|---|---|
-| one connection, 32 in flight | ${mem_conns_of[one]} | ${mem_msgs_of[one]} | ${mem_tp[one]} | $(mib "${mem_rss[one]}") MiB | ${mem_stop[one]} s | ${mem_size[one]} | ${mem_check[one]} |
-| $mem_conns connections open at once, 4 in flight each | ${mem_conns_of[many]} | ${mem_msgs_of[many]} | ${mem_tp[many]} | $(mib "${mem_rss[many]}") MiB | ${mem_stop[many]} s | ${mem_size[many]} | ${mem_check[many]} |
+| wstap proxy --upstream --json FILE, 1 KiB messages | connections | messages each way | client: wall, MB/s | wstap peak RSS | spill on disk, settled | exit after SIGTERM | JSON size | JSON holds every message |
+|---|---|---|---|---|---|---|---|---|
+| one connection, 32 in flight | ${mem_conns_of[one]} | ${mem_msgs_of[one]} | ${mem_tp[one]} | $(mib "${mem_rss[one]}") MiB | ${mem_disk[one]} | ${mem_stop[one]} s | ${mem_size[one]} | ${mem_check[one]} |
+| $mem_conns connections open at once, 4 in flight each | ${mem_conns_of[many]} | ${mem_msgs_of[many]} | ${mem_tp[many]} | $(mib "${mem_rss[many]}") MiB | ${mem_disk[many]} | ${mem_stop[many]} s | ${mem_size[many]} | ${mem_check[many]} |
+| $mem_rounds rounds of $mem_conns connections, one after another, 2 messages each | ${mem_conns_of[turn]} | ${mem_msgs_of[turn]} | ${mem_tp[turn]} | $(mib "${mem_rss[turn]}") MiB | ${mem_disk[turn]} | ${mem_stop[turn]} s | ${mem_size[turn]} | ${mem_check[turn]} |
 EOF
 		;;
 	esac
