@@ -4,8 +4,12 @@ package session
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"syscall"
 	"testing"
+
+	"github.com/wstap/wstap/decode"
+	"golang.org/x/sys/unix"
 )
 
 // allocated is how many bytes of disk the spill file takes.
@@ -87,5 +91,57 @@ func TestSpillReclaim(t *testing.T) {
 			}
 		}
 		sp.close()
+	}
+}
+
+// isHole says whether the n bytes at off of the spill file hold no data
+// on disk (SEEK_DATA finds none before their end).
+func isHole(t *testing.T, sp *spill, off, n int64) bool {
+	t.Helper()
+	next, err := unix.Seek(int(sp.f.Fd()), off, unix.SEEK_DATA)
+	if err == unix.ENXIO {
+		return true // no data from off to the end of the file
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next >= off+n
+}
+
+// TestStoreReclaimsLog: with LetGo, the blocks of the store's log that
+// every follower passed are given back to the disk once written; before
+// the followers passed them they were on it.
+func TestStoreReclaimsLog(t *testing.T) {
+	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tap := NewTap(s, TapOptions{})
+	held := &blockingSink{release: make(chan struct{})}
+	events := s.FollowEvents(held)
+	conns := s.FollowConns(&connSink{})
+	// The event sink holds everything back: nothing is let go, and the
+	// connections' payloads push the log's first blocks out to the file.
+	for i := 0; s.sp.size() < 2*writeBackBytes; i++ {
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0})
+		conversation(c, rand.New(rand.NewPCG(uint64(i), 5)), 300)
+	}
+	s.mu.Lock()
+	blocks := append([]int64(nil), s.items.spilled...)
+	s.mu.Unlock()
+	if len(blocks) < 4 || isHole(t, s.sp, blocks[0], blockRecords*itemRecSize) {
+		t.Fatalf("%d blocks of the log spilled, the first on disk: %v", len(blocks), len(blocks) > 0 && !isHole(t, s.sp, blocks[0], blockRecords*itemRecSize))
+	}
+	close(held.release)
+	for _, f := range []*Following{events, conns} {
+		if err := f.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for b, off := range blocks {
+		if !isHole(t, s.sp, off, blockRecords*itemRecSize) {
+			t.Errorf("block %d of the log (at %d), which every follower passed, is still on disk", b, off)
+		}
 	}
 }

@@ -43,6 +43,8 @@ type Following struct {
 	flush  func() error
 	done   chan struct{}
 	err    error
+	// slot is its place in the store's progress.
+	slot int
 }
 
 // FollowEvents starts following the store with an event sink.
@@ -68,9 +70,9 @@ func (s *Store) FollowConns(sink ConnSink) *Following {
 }
 
 func (s *Store) follow(flush func() error) *Following {
-	s.follower()
+	slot := s.follower()
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Following{store: s, finish: cancel, done: make(chan struct{})}
+	f := &Following{store: s, slot: slot, finish: cancel, done: make(chan struct{})}
 	f.runCtx, f.flush = ctx, flush
 	return f
 }
@@ -90,6 +92,7 @@ func (f *Following) run(handle func(Item) error) {
 	}()
 	ctx := f.runCtx
 	next := 0
+	reported := 0 // blocks of the log passed, as last told the store
 	lastFlush := time.Now()
 	dirty := false
 	flush := func() bool {
@@ -120,6 +123,10 @@ func (f *Following) run(handle func(Item) error) {
 			if next%256 == 0 && time.Since(lastFlush) >= flushEvery && !flush() {
 				return
 			}
+		}
+		if next/blockRecords > reported {
+			reported = next / blockRecords
+			f.store.passed(f.slot, next)
 		}
 		if finishing {
 			flush()

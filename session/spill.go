@@ -477,6 +477,23 @@ func (s *spill) punch(spans []fileSpan) {
 	}
 }
 
+// writtenSpan returns the whole pages of the n bytes at off, when all of
+// them are in the file: not held in memory, or held only as a recent
+// extent, written and unchanged since. Those can be punched out; the
+// others are being filled, wait to be written or are being written. The
+// caller holds the lock of the stream's owner.
+func (s *spill) writtenSpan(off int64, n int) (fileSpan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	span := fileSpan{(off + spillPage - 1) / spillPage * spillPage, (off + int64(n)) / spillPage * spillPage}
+	for p := off / spillPage; p*spillPage < off+int64(n); p++ {
+		if e := s.pages[p]; e != nil && (e.recent == nil || e.writing) {
+			return span, false
+		}
+	}
+	return span, span.end > span.start
+}
+
 // draining stops punching: the file is read out and closed next, and
 // giving its blocks back first would only cost system calls (thousands,
 // for long connections interleaved in the file).
