@@ -27,6 +27,9 @@ type Options struct {
 	// a million. The rest are counted in Connection.SuppressedProblems.
 	// Default 100.
 	MaxProblemsPerKind int
+	// Pool, when set, lends the decoder buffers of decoders that ended,
+	// and takes its own back when it ends.
+	Pool *Pool
 }
 
 const (
@@ -192,6 +195,7 @@ func (d *Decoder) End(t time.Time) {
 		d.conn.State = StateClosed
 	}
 	d.emit(Event{Kind: EventClosed, Conn: d.conn})
+	d.opts.Pool.release(d)
 }
 
 // Note records a problem the source of the bytes found outside them (a

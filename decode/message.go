@@ -71,7 +71,7 @@ func (d *Decoder) inflateMessage(dir *direction, msg *Message, idx int, at func(
 			takeover = !p.NoContextTakeover(dir.side)
 			bits = p.WindowBits(dir.side)
 		}
-		dir.infl = newInflater(takeover, bits)
+		dir.infl = d.opts.Pool.inflater(takeover, bits)
 	}
 	in := dir.infl
 	d.compressed += int64(len(m.buf))

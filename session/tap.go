@@ -44,6 +44,10 @@ type Tap struct {
 
 // NewTap returns a tap recording into store.
 func NewTap(store *Store, opts TapOptions) *Tap {
+	if opts.Decode.Pool == nil {
+		// The tap's decoders lend each other their buffers.
+		opts.Decode.Pool = decode.NewPool()
+	}
 	return &Tap{store: store, opts: opts, claimed: map[string]bool{}}
 }
 
