@@ -195,15 +195,7 @@ func TestChunkingInvariance(t *testing.T) {
 	}
 	for name, s := range chunkScripts() {
 		t.Run(name, func(t *testing.T) {
-			opts := Options{}
-			if name == "problem: message over the retain limit" {
-				opts.MaxMessageSize = 8
-			}
-			for _, tc := range problemCases() {
-				if name == "problem: "+tc.name {
-					opts = tc.opts
-				}
-			}
+			opts := scriptOptions(name)
 			want := decodeScript(s, opts, whole, true)
 			if want.conn.FrameCount == 0 && len(want.conn.Exchanges) == 0 && want.conn.Request == nil {
 				t.Fatalf("the script decodes to nothing")
@@ -236,6 +228,20 @@ func TestChunkingInvariance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptOptions are the options chunk script name is decoded with.
+func scriptOptions(name string) Options {
+	opts := Options{}
+	if name == "problem: message over the retain limit" {
+		opts.MaxMessageSize = 8
+	}
+	for _, tc := range problemCases() {
+		if name == "problem: "+tc.name {
+			opts = tc.opts
+		}
+	}
+	return opts
 }
 
 // mergeSteps joins consecutive byte steps of the same side.

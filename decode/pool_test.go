@@ -18,21 +18,9 @@ func TestPoolInvariance(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	optsOf := func(name string) Options {
-		opts := Options{}
-		if name == "problem: message over the retain limit" {
-			opts.MaxMessageSize = 8
-		}
-		for _, tc := range problemCases() {
-			if name == "problem: "+tc.name {
-				opts = tc.opts
-			}
-		}
-		return opts
-	}
 	want := map[string]result{}
 	for _, name := range names {
-		want[name] = decodeScript(scripts[name], optsOf(name), whole, true)
+		want[name] = decodeScript(scripts[name], scriptOptions(name), whole, true)
 	}
 	pool := NewPool()
 	reused := 0
@@ -40,7 +28,7 @@ func TestPoolInvariance(t *testing.T) {
 		order := append([]string(nil), names...)
 		rand.New(rand.NewSource(seed)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, name := range order {
-			opts := optsOf(name)
+			opts := scriptOptions(name)
 			opts.Pool = pool
 			got := decodeScript(scripts[name], opts, randomSplits(rand.New(rand.NewSource(seed))), true)
 			if d := diffConn(want[name].conn, got.conn); d != "" {
