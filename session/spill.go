@@ -33,7 +33,12 @@ import (
 // when the store lets a connection go once every sink handled it (a run
 // with no view to browse it later), its extents still waiting are dropped
 // without ever being written: a capture of short connections then costs no
-// file I/O at all, while long ones spill as before.
+// file I/O at all, while long ones spill as before. Those that were
+// written are punched out of the file as their stream is let go (see
+// reclaim): the file's size only grows, but what lies on disk is bounded
+// by what the store still keeps, not by all the traffic ever recorded:
+// without that, a proxy left running with --json would fill the temporary
+// directory with every byte it relayed, each long since exported.
 const (
 	// spillPage is the unit of reservation in the file.
 	spillPage = 4 << 10
@@ -82,13 +87,6 @@ const (
 	// spillChunks is how many such chunks are cached (4 MiB).
 	spillChunks = 256
 )
-
-// A store that lets connections go (a run with no view to browse them
-// later: the proxy left running for days with --json) gives the disk
-// blocks of their bytes back as it lets them go: the file's size only
-// grows, but what lies on disk is bounded by the connections still kept,
-// not by all the traffic ever recorded. Without it a day of a busy socket
-// filled the temporary directory although every byte had been exported.
 
 // errSpillClosed is returned by a spill that was closed.
 var errSpillClosed = errors.New("the spill file is closed")
