@@ -253,24 +253,33 @@ type Totals struct {
 
 // Totals counts the connections, messages and problems in the store, and
 // the problems of error severity among them. Problems a connection only
-// counted (past the cap per kind) are included.
+// counted (past the cap per kind) are included, and so are the
+// connections let go.
 func (s *Store) Totals() Totals {
 	s.mu.Lock()
-	conns := s.conns[:len(s.conns):len(s.conns)]
+	t := s.letGoTotals
+	var kept []*storedConn
+	s.conns.each(func(_ ConnID, sc *storedConn) { kept = append(kept, sc) })
 	s.mu.Unlock()
-	var t Totals
-	for _, sc := range conns {
+	for _, sc := range kept {
 		sc.mu.Lock()
-		t.Connections++
 		if sc.gone.Load() {
-			t.Messages += int64(sc.letGoMessages)
+			// Let go since: not in the totals taken above.
+			t.add(1, sc.letGoMessages, sc.letGoProblems, sc.letGoErrors)
 		} else {
-			t.Messages += int64(sc.messages.n)
+			problems, errors := sc.problemCounts()
+			t.add(1, sc.messages.n, problems, errors)
 		}
-		problems, errors := sc.problemCounts()
-		t.Problems += int64(problems)
-		t.Errors += int64(errors)
 		sc.mu.Unlock()
 	}
 	return t
+}
+
+// add counts conns more connections with their messages, problems and
+// errors.
+func (t *Totals) add(conns, messages, problems, errors int) {
+	t.Connections += int64(conns)
+	t.Messages += int64(messages)
+	t.Problems += int64(problems)
+	t.Errors += int64(errors)
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/wstap/wstap/decode"
 )
@@ -250,21 +249,12 @@ func TestStoreLetGo(t *testing.T) {
 	if _, err := s.Info(1); err == nil || !strings.Contains(err.Error(), "let go") {
 		t.Errorf("the metadata of a connection let go: %v", err)
 	}
-	// What stays of a connection let go is its header: a proxy left
-	// running sees connections by the million.
-	for id, sc := range s.conns {
-		if sc.connRecords != &s.released {
-			t.Errorf("connection %d still holds its records after it was let go", id)
-		}
-	}
-	if size := unsafe.Sizeof(storedConn{}); size > maxLetGoConnBytes {
-		t.Errorf("what stays of a connection let go takes %d bytes, want at most %d", size, maxLetGoConnBytes)
-	}
+	// Nothing stays of a connection let go in the store's table: a proxy
+	// left running sees connections by the million.
+	s.conns.each(func(id ConnID, _ *storedConn) {
+		t.Errorf("connection %d is still in the table after it was let go", id)
+	})
 }
-
-// maxLetGoConnBytes is what TestStoreLetGo lets a connection let go keep:
-// its header, 800 bytes when it kept everything.
-const maxLetGoConnBytes = 128
 
 // TestStorePace: with LetGo, Pace holds a file's reading back while the
 // connections that ended wait for a sink (having first asked the source

@@ -48,12 +48,13 @@ type Store struct {
 	mu    sync.Mutex
 	sp    *spill
 	cache *blockCache
-	conns []*storedConn
-	// published is conns as of the last register, and shut is set by Close:
-	// readers find a connection without taking mu, which every reader of
-	// every sink took for every frame and message it read.
-	published atomic.Pointer[[]*storedConn]
-	shut      atomic.Bool
+	// conns are the connections (see connTable), and published is a copy
+	// of it as of its last change, for readers; shut is set by Close.
+	conns     connTable
+	published atomic.Pointer[connTable]
+	// letGoTotals count the connections let go (see Totals).
+	letGoTotals Totals
+	shut        atomic.Bool
 	// items is the log of what happened, in order (see Item), and
 	// itemStream its stream in the spill file.
 	items      recordLog
@@ -103,9 +104,9 @@ const pacePoll = time.Millisecond
 
 // storedConn is what the store keeps of one connection. mu guards all of
 // it while it is recorded; once it ended, its records are read without it
-// (see frozen). What it keeps once let go is this header only: a proxy
-// left running sees connections by the million, and the whole of one
-// took 800 bytes for ever.
+// (see frozen). Once it is let go the store's table drops it (see
+// connTable), and what its recorder or a reader that found it just before
+// may still hold is this header: the rest goes at once.
 type storedConn struct {
 	mu sync.Mutex
 	// id is its place in the list of connections, -1 until it has one
@@ -218,7 +219,7 @@ func (s *Store) Err() error {
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.conns.n
 }
 
 // Changed returns a channel closed at the next change to the store (or at
@@ -276,11 +277,16 @@ func (s *Store) newConn(c *decode.Connection, id string) *storedConn {
 // register puts sc in the list of connections and returns its id; the
 // caller holds mu.
 func (s *Store) register(sc *storedConn) ConnID {
-	s.conns = append(s.conns, sc)
-	published := s.conns
-	s.published.Store(&published)
-	sc.id = ConnID(len(s.conns) - 1)
+	sc.id = s.conns.add(sc)
+	s.publish()
 	return sc.id
+}
+
+// publish makes the table as it is now the one readers find; the caller
+// holds mu.
+func (s *Store) publish() {
+	t := s.conns
+	s.published.Store(&t)
 }
 
 // snapshot copies what changed of the decoder's connection into the
@@ -365,10 +371,15 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 	}
 	if sc.gone.Load() {
 		// A problem after the connection was let go is still counted.
-		sc.letGoProblems++
+		errors := 0
 		if e.Problem.Severity == decode.Error {
-			sc.letGoErrors++
+			errors = 1
 		}
+		sc.letGoProblems++
+		sc.letGoErrors += errors
+		s.mu.Lock()
+		s.letGoTotals.add(0, 0, 1, errors)
+		s.mu.Unlock()
 		sc.mu.Unlock()
 		return
 	}
@@ -610,14 +621,18 @@ func (s *Store) conn(id ConnID) (*storedConn, error) {
 	if s.shut.Load() {
 		return nil, errSpillClosed
 	}
-	var conns []*storedConn
-	if p := s.published.Load(); p != nil {
-		conns = *p
+	t := s.published.Load()
+	if t == nil || !t.has(id) {
+		n := 0
+		if t != nil {
+			n = t.n
+		}
+		return nil, fmt.Errorf("no connection %d in the store (%d)", id, n)
 	}
-	if id < 0 || int(id) >= len(conns) {
-		return nil, fmt.Errorf("no connection %d in the store (%d)", id, len(conns))
+	sc := t.get(id)
+	if sc == nil {
+		return nil, fmt.Errorf("connection %d of the list was let go once every output wrote it", id)
 	}
-	sc := conns[id]
 	if sc.gone.Load() {
 		return nil, sc.letGoError()
 	}
@@ -698,12 +713,15 @@ func (s *Store) passed(slot, n int) {
 // lets it go.
 func (s *Store) handled(id ConnID) {
 	s.mu.Lock()
-	if !s.letGo || s.closed || id < 0 || int(id) >= len(s.conns) {
+	if !s.letGo || s.closed || !s.conns.has(id) {
 		s.mu.Unlock()
 		return
 	}
-	sc, followers := s.conns[id], s.followers
+	sc, followers := s.conns.get(id), s.followers
 	s.mu.Unlock()
+	if sc == nil {
+		return
+	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.handled++
@@ -738,10 +756,11 @@ func (s *Store) Pace(ctx context.Context, handOver func()) {
 	}
 }
 
-// release lets go of connection sc's records, payloads and metadata,
-// keeping its id and what Totals counts; the caller holds sc.mu. Every
-// sink has handled sc, and nothing else reads a store that lets go: no
-// reader is reading it without its lock (see frozen).
+// release lets go of connection sc: its records, payloads and metadata
+// go, what Totals counts of it joins letGoTotals, and it leaves the
+// table; the caller holds sc.mu. Every sink has handled sc, and nothing
+// else reads a store that lets go: no reader is reading it without its
+// lock (see frozen).
 func (s *Store) release(sc *storedConn) {
 	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
@@ -750,6 +769,12 @@ func (s *Store) release(sc *storedConn) {
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)
 	sc.connRecords = &s.released
+	s.mu.Lock()
+	s.letGoTotals.add(1, sc.letGoMessages, problems, errors)
+	if s.conns.remove(sc.id) {
+		s.publish()
+	}
+	s.mu.Unlock()
 }
 
 // problemCounts returns how many problems sc has, those it only counted

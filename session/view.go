@@ -68,18 +68,22 @@ func (v *View) Update(ctx context.Context, progress func(examined int)) error {
 			s.mu.Unlock()
 			return errSpillClosed
 		}
-		conns := s.conns[:len(s.conns):len(s.conns)]
+		conns := s.conns
 		s.mu.Unlock()
-		for len(v.seen) < len(conns) {
+		for len(v.seen) < conns.n {
 			v.seen = append(v.seen, 0)
 			v.matched = append(v.matched, false)
 		}
 		n := 0
-		for id, sc := range conns {
-			if v.only >= 0 && ConnID(id) != v.only {
+		for id := range ConnID(conns.n) {
+			sc := conns.get(id)
+			if sc == nil {
+				continue // let go
+			}
+			if v.only >= 0 && id != v.only {
 				continue
 			}
-			k, err := v.examine(ConnID(id), sc, viewBatch-n, &b)
+			k, err := v.examine(id, sc, viewBatch-n, &b)
 			n += k
 			if err != nil {
 				return err
