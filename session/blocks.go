@@ -207,7 +207,7 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int, memo *blockMemo)
 			n = (l.n % blockRecords) * l.size // a sealed last block
 		}
 		var err error
-		if data, err = sp.readAt(make([]byte, 0, n), l.spilled[blk], n); err != nil {
+		if data, err = sp.readWhole(make([]byte, 0, n), l.spilled[blk], n); err != nil {
 			return nil, fmt.Errorf("reading back block %d of records: %w", blk, err)
 		}
 		cache.put(key, data)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -632,6 +633,33 @@ func (s *spill) readAt(dst []byte, off int64, n int) ([]byte, error) {
 		dst = append(dst, piece...)
 		off += int64(len(piece))
 		n -= len(piece)
+	}
+	return dst, nil
+}
+
+// readWhole is readAt for a whole block of records: when none of its
+// pages is held in memory, it is read from the file at once into dst, not
+// a chunk at a time through the chunk cache (a long connection's export
+// read its blocks in three system calls each, and pushed the payloads'
+// chunks out of the cache). The caller holds the lock of the owner of the
+// stream the bytes were appended to.
+func (s *spill) readWhole(dst []byte, off int64, n int) ([]byte, error) {
+	s.mu.Lock()
+	if err := s.readable(off, n); err != nil {
+		s.mu.Unlock()
+		return dst, err
+	}
+	for p := off / spillPage; p*spillPage < off+int64(n); p++ {
+		if s.pages[p] != nil {
+			s.mu.Unlock()
+			return s.readAt(dst, off, n)
+		}
+	}
+	s.mu.Unlock()
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	if _, err := s.f.ReadAt(dst[start:], off); err != nil {
+		return dst[:start], fmt.Errorf("reading the spill file %s: %w", s.path, err)
 	}
 	return dst, nil
 }

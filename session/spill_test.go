@@ -213,6 +213,26 @@ func TestSpillWriteBack(t *testing.T) {
 	if got, err := sp.readAt(nil, offs[0], len(piece)); err != nil || !bytes.Equal(got, piece) {
 		t.Fatalf("reading back the short stream from the file: %v", err)
 	}
+	// Whole blocks, as records are read: from the file at once, or from
+	// memory for the pages held there (the newest extents).
+	fromFile := 0
+	for i, off := range longOffs {
+		for j := range big {
+			big[j] = byte(i + j)
+		}
+		sp.mu.Lock()
+		inFile := sp.pages[off/spillPage] == nil
+		sp.mu.Unlock()
+		if inFile {
+			fromFile++
+		}
+		if got, err := sp.readWhole([]byte("x"), off, len(big)); err != nil || !bytes.Equal(got, append([]byte("x"), big...)) {
+			t.Fatalf("reading payload %d at %d whole (from the file: %v): %v", i, off, inFile, err)
+		}
+	}
+	if fromFile == 0 || fromFile == len(longOffs) {
+		t.Fatalf("%d of %d payloads read whole from the file, want some but not all", fromFile, len(longOffs))
+	}
 
 	// Let go: nothing of the long stream is held any more, and the
 	// waiting bytes it had are gone without a write.
