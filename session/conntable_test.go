@@ -77,11 +77,7 @@ func TestConnTable(t *testing.T) {
 // none of them in its table, drops the chunks they filled, and still
 // counts every connection, message and problem in its totals.
 func TestStoreLetGoMany(t *testing.T) {
-	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStoreWith(t, StoreOptions{LetGo: true})
 	var obs observed
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
 	f := s.FollowConns(&connSink{})

@@ -112,11 +112,7 @@ func isHole(t *testing.T, sp *spill, off, n int64) bool {
 // every follower passed are given back to the disk once written; before
 // the followers passed them they were on it.
 func TestStoreReclaimsLog(t *testing.T) {
-	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStoreWith(t, StoreOptions{LetGo: true})
 	tap := NewTap(s, TapOptions{})
 	held := &blockingSink{release: make(chan struct{})}
 	events := s.FollowEvents(held)

@@ -188,14 +188,10 @@ func (w *wholeSink) Flush() error { return nil }
 
 // TestStoreLetGo: with LetGo, each connection is read whole by every sink
 // that follows the store, then let go: its payloads never reach the spill
-// file, nothing of it stays in memory but its metadata and counts, and a
+// file, nothing of it stays in the store but what the totals count, and a
 // later read says it was let go rather than giving anything.
 func TestStoreLetGo(t *testing.T) {
-	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStoreWith(t, StoreOptions{LetGo: true})
 	var obs observed
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
 	whole := &wholeSink{}
@@ -262,11 +258,7 @@ func TestStoreLetGo(t *testing.T) {
 // and let them go, and never holds it back once a sink stopped (its
 // connections would wait for ever) or its context is done.
 func TestStorePace(t *testing.T) {
-	s, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStoreWith(t, StoreOptions{LetGo: true})
 	tap := NewTap(s, TapOptions{})
 	stuck := &blockingSink{release: make(chan struct{})}
 	f := s.FollowEvents(stuck)
@@ -308,11 +300,7 @@ func TestStorePace(t *testing.T) {
 	s.Pace(ctx, nil)                // returns: ctx is done
 
 	// A sink that failed never lets its connections go.
-	s2, err := NewStore(StoreOptions{SpillDir: t.TempDir(), LetGo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := testStoreWith(t, StoreOptions{LetGo: true})
 	tap2 := NewTap(s2, TapOptions{})
 	failed := s2.FollowEvents(&failingSink{})
 	for i := 0; s2.endedBytes.Load() <= paceBytes; i++ {

@@ -20,8 +20,15 @@ var t0 = time.Date(2026, 11, 21, 5, 26, 41, 0, time.UTC)
 
 // testStore makes a store in the test's temporary directory.
 func testStore(t testing.TB) *Store {
+	return testStoreWith(t, StoreOptions{})
+}
+
+// testStoreWith makes a store with opts in the test's temporary
+// directory.
+func testStoreWith(t testing.TB, opts StoreOptions) *Store {
 	t.Helper()
-	s, err := NewStore(StoreOptions{SpillDir: t.TempDir()})
+	opts.SpillDir = t.TempDir()
+	s, err := NewStore(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
