@@ -212,6 +212,19 @@ func TestReadDumpByDefault(t *testing.T) {
 	}
 }
 
+// TestReadQuietNoOutput: --quiet with no output decodes and says only
+// the summary; nothing follows the store, which lets each connection go
+// as it ends (it used to hang on a capture of several connections, with
+// a connection let go before it had its place in the list).
+func TestReadQuietNoOutput(t *testing.T) {
+	for _, sample := range []string{"samples/chromium-deflate.pcapng", "samples/ipv6-multi-sll2.pcap"} {
+		code, stdout, stderr := cmdRun(t, nil, "read", "-q", sample)
+		if code != 0 || stdout != "" || !onlySummary(stderr) || strings.Contains(stderr, " 0 connections") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", sample, code, stdout, stderr)
+		}
+	}
+}
+
 // TestReadStdin: "-" reads standard input, gzip-compressed or not.
 func TestReadStdin(t *testing.T) {
 	b, err := os.ReadFile("samples/gorilla-fragments.pcap.gz")

@@ -112,3 +112,36 @@ func TestStoreLetGoMany(t *testing.T) {
 		t.Errorf("the metadata of a connection let go: %v", err)
 	}
 }
+
+// TestLetGoUnfollowedOnLanes: a store that lets go with no sink following
+// it (a run that writes no output) lets a connection go as it ends, which
+// on a lane may be before the connection has a place in the list: it
+// leaves nothing in the table either way, and the totals count it.
+func TestLetGoUnfollowedOnLanes(t *testing.T) {
+	s := testStoreWith(t, StoreOptions{LetGo: true})
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	q := tap.Sequencer(2)
+	steps := []int64{2, 0, 3, 1}
+	for k, step := range steps {
+		c := tap.Open(&decode.Connection{ID: tap.NextID()})
+		lane := q.Lane(k % 2)
+		c.SetLane(lane)
+		lane.Begin(step)
+		conversation(c, rand.New(rand.NewPCG(uint64(k), 2)), 5) // ends, and is let go
+		lane.Done([]int64{step})
+	}
+	if s.Len() != len(steps) {
+		t.Fatalf("%d connections in the list, want %d", s.Len(), len(steps))
+	}
+	s.conns.each(func(id ConnID, _ *storedConn) {
+		t.Errorf("connection %d is still in the table after it was let go", id)
+	})
+	messages := 0
+	for _, c := range obs.conns {
+		messages += len(c.Messages)
+	}
+	if tot := s.Totals(); tot.Connections != int64(len(steps)) || tot.Messages != int64(messages) {
+		t.Errorf("totals %+v, want %d connections and %d messages", tot, len(steps), messages)
+	}
+}

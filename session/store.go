@@ -278,6 +278,11 @@ func (s *Store) newConn(c *decode.Connection, id string) *storedConn {
 // caller holds mu.
 func (s *Store) register(sc *storedConn) ConnID {
 	sc.id = s.conns.add(sc)
+	if sc.gone.Load() {
+		// Let go before it had its place (see release): it keeps the
+		// place, for the items that name it, but not its slot.
+		s.conns.remove(sc.id)
+	}
 	s.publish()
 	return sc.id
 }
@@ -771,7 +776,11 @@ func (s *Store) release(sc *storedConn) {
 	sc.connRecords = &s.released
 	s.mu.Lock()
 	s.letGoTotals.add(1, sc.letGoMessages, problems, errors)
-	if s.conns.remove(sc.id) {
+	// Without a sink following the store a connection is let go as it
+	// ends, which on a lane may be before it has a place in the list
+	// (sc.id, which register gives under mu): register then leaves it
+	// out of the table.
+	if sc.id >= 0 && s.conns.remove(sc.id) {
 		s.publish()
 	}
 	s.mu.Unlock()
