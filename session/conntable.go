@@ -12,8 +12,8 @@ const connChunk = 1024
 // lets connections go keeps nothing of them: a slot is emptied when its
 // connection is let go, and a full chunk whose connections all were is
 // dropped. A proxy left running holds the connections it still keeps and
-// 8 bytes for every 1024 it saw, where a record of each (800 bytes, then
-// a header of 88) stayed for ever.
+// 8 bytes for every 1024 it saw, where a record of each (800 bytes)
+// stayed for ever.
 //
 // A published table is never changed in place: the slice of chunks only
 // grows past what was published, and a chunk is dropped in a copy. The
