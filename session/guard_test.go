@@ -56,3 +56,29 @@ func TestDecoderPanicContained(t *testing.T) {
 		t.Errorf("the other connection: %d messages, %d problems", len(g.Messages), len(g.Problems))
 	}
 }
+
+// TestStorePanicNotContained: a panic in the store's own code (here made
+// by taking a connection's records from under it) goes on, rather than
+// being recorded into the store, which may hold its locks: that waited on
+// them for ever, and the run hung.
+func TestStorePanicNotContained(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	c := tap.Open(&decode.Connection{ID: "1", Client: "127.0.0.1:1", Server: "127.0.0.1:2", Source: "test"})
+	c.Feed(decode.Client, t0, []byte(upgrade))
+	c.Feed(decode.Server, t0, []byte(accepted))
+	c.stored.connRecords = nil // a store bug
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		c.Feed(decode.Client, t0, frame(decode.OpText, true, 0, &testKey, []byte("boom")))
+	}()
+	select {
+	case r := <-done:
+		if r == nil {
+			t.Fatal("the store's panic was swallowed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("recording a panic of the store hung")
+	}
+}

@@ -119,6 +119,9 @@ type Conn struct {
 	// broken is set when decoding the connection panicked (guard): it is
 	// decoded no further.
 	broken bool
+	// inStore is set while the store's own code runs for it (show,
+	// record): see guard.
+	inStore bool
 }
 
 // Open starts decoding a connection. c says what is known of it: its ID
@@ -167,6 +170,13 @@ func (c *Conn) guard(at time.Time) {
 	r := recover()
 	if r == nil {
 		return
+	}
+	if c.inStore {
+		// The store's own code failed, perhaps holding its locks:
+		// recording the failure in it would wait on them for ever, and
+		// so would every connection after. A crash with the stack says
+		// more than a hang.
+		panic(r)
 	}
 	c.broken = true
 	stack := string(debug.Stack())
@@ -283,6 +293,7 @@ func (c *Conn) listen(e decode.Event) {
 // show puts the connection in the store.
 func (c *Conn) show() {
 	s := c.tap.store
+	c.inStore = true // not reset by a panic: see guard
 	s.mu.Lock()
 	if !s.closed {
 		if c.lane != nil {
@@ -295,6 +306,7 @@ func (c *Conn) show() {
 		c.shown = true
 	}
 	s.mu.Unlock()
+	c.inStore = false
 	if c.shown {
 		c.tap.shown.Add(1)
 	}
@@ -315,5 +327,7 @@ func (c *Conn) record(e decode.Event) {
 	if c.tap.opts.Observe != nil {
 		c.tap.opts.Observe(e)
 	}
+	c.inStore = true
 	c.tap.store.record(c.stored, e, c.conn.State, false, c.lane)
+	c.inStore = false
 }
