@@ -121,16 +121,10 @@ func TestLetGoUnfollowedOnLanes(t *testing.T) {
 	s := testStoreWith(t, StoreOptions{LetGo: true})
 	var obs observed
 	tap := NewTap(s, TapOptions{Observe: obs.listen})
-	q := tap.Sequencer(2)
 	steps := []int64{2, 0, 3, 1}
-	for k, step := range steps {
-		c := tap.Open(&decode.Connection{ID: tap.NextID()})
-		lane := q.Lane(k % 2)
-		c.SetLane(lane)
-		lane.Begin(step)
+	onLanes(tap, steps, func(k int, c *Conn) {
 		conversation(c, rand.New(rand.NewPCG(uint64(k), 2)), 5) // ends, and is let go
-		lane.Done([]int64{step})
-	}
+	})
 	if s.Len() != len(steps) {
 		t.Fatalf("%d connections in the list, want %d", s.Len(), len(steps))
 	}

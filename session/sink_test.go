@@ -144,22 +144,13 @@ func TestSequencerOrder(t *testing.T) {
 	tap := NewTap(s, TapOptions{})
 	sink := &connSink{}
 	f := s.FollowConns(sink)
-	q := tap.Sequencer(2)
-	// Connection k is decoded whole as step steps[k], on lane k%2; the
-	// lanes say so in the order k.
-	steps := []int64{2, 0, 3, 1}
-	for k, step := range steps {
-		c := tap.Open(&decode.Connection{ID: tap.NextID()})
-		lane := q.Lane(k % 2)
-		c.SetLane(lane)
-		lane.Begin(step)
+	onLanes(tap, []int64{2, 0, 3, 1}, func(k int, c *Conn) {
 		conversation(c, rand.New(rand.NewPCG(2, 2)), 5) // ends its decoder
 		// Step 0 is done at k 1: nothing may be in the list before.
 		if k <= 1 && s.Len() != 0 {
 			t.Fatalf("a connection took a place in the list before step 0 was done")
 		}
-		lane.Done([]int64{step})
-	}
+	})
 	if err := f.Finish(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +161,21 @@ func TestSequencerOrder(t *testing.T) {
 		if info, err := s.Info(ConnID(i)); err != nil || info.ID != want {
 			t.Errorf("place %d in the list: %q (%v), want %q", i, info.ID, err, want)
 		}
+	}
+}
+
+// onLanes decodes connection k whole as step steps[k] on lane k%2 of a
+// sequencer of two lanes, feed feeding it; the lanes say so in the
+// order k.
+func onLanes(tap *Tap, steps []int64, feed func(k int, c *Conn)) {
+	q := tap.Sequencer(2)
+	for k, step := range steps {
+		c := tap.Open(&decode.Connection{ID: tap.NextID()})
+		lane := q.Lane(k % 2)
+		c.SetLane(lane)
+		lane.Begin(step)
+		feed(k, c)
+		lane.Done([]int64{step})
 	}
 }
 

@@ -124,10 +124,8 @@ type storedConn struct {
 	frozen atomic.Bool
 	// bytes are the payload bytes recorded for it.
 	bytes int64
-	// letGoName, letGoMessages, letGoProblems and letGoErrors are its id,
-	// its count of messages and what problemCounts said when it was let
-	// go.
-	letGoName                                 string
+	// letGoMessages, letGoProblems and letGoErrors are its count of
+	// messages and what problemCounts said when it was let go.
 	letGoMessages, letGoProblems, letGoErrors int
 	// connRecords is all the rest; once let go, the store's released,
 	// which is empty and never changes.
@@ -636,17 +634,17 @@ func (s *Store) conn(id ConnID) (*storedConn, error) {
 	}
 	sc := t.get(id)
 	if sc == nil {
-		return nil, fmt.Errorf("connection %d of the list was let go once every output wrote it", id)
+		return nil, letGoError(id)
 	}
 	if sc.gone.Load() {
-		return nil, sc.letGoError()
+		return nil, letGoError(id)
 	}
 	return sc, nil
 }
 
-// letGoError is the error of reading connection sc once it was let go.
-func (sc *storedConn) letGoError() error {
-	return fmt.Errorf("connection %s was let go once every output wrote it", sc.letGoName)
+// letGoError is the error of reading connection id once it was let go.
+func letGoError(id ConnID) error {
+	return fmt.Errorf("connection %d of the list was let go once every output wrote it", id)
 }
 
 // lockConn is conn with the connection's lock taken, for what reads its
@@ -659,7 +657,7 @@ func (s *Store) lockConn(id ConnID) (*storedConn, error) {
 	sc.mu.Lock()
 	if sc.gone.Load() {
 		sc.mu.Unlock()
-		return nil, sc.letGoError()
+		return nil, letGoError(id)
 	}
 	return sc, nil
 }
@@ -769,7 +767,7 @@ func (s *Store) Pace(ctx context.Context, handOver func()) {
 func (s *Store) release(sc *storedConn) {
 	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
-	sc.letGoName, sc.letGoMessages = sc.meta.ID, sc.messages.n
+	sc.letGoMessages = sc.messages.n
 	sc.letGoProblems, sc.letGoErrors = problems, errors
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)
