@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/wstap/wstap/decode/internal/inflate"
 )
 
 // The benchmarks below back the speed and memory claims of the decoder; the
@@ -137,13 +139,17 @@ func BenchmarkDecoderSmallFrames(b *testing.B) {
 	benchDecoder(b, Options{}, false, block, frames, 64<<10)
 }
 
-// BenchmarkInflate compares github.com/klauspost/compress/flate, which the
-// decoder uses, with compress/flate on the same permessage-deflate traffic:
-// JSON-like text messages compressed with context takeover (RFC 7692
-// 7.2.3.3). "stream" inflates all messages as one deflate stream: raw
-// inflate speed. "message" inflates message by message with the window of
-// the earlier output as dictionary, as a receiver must when the messages
-// are separate: that is what the decoder does.
+// BenchmarkInflate compares the decoder's inflater (decode/internal/inflate,
+// a fork of github.com/klauspost/compress/flate) with klauspost's and Go's
+// compress/flate on the same permessage-deflate traffic: JSON-like text
+// messages compressed with context takeover (RFC 7692 7.2.3.3). "stream"
+// inflates all messages as one deflate stream: raw inflate speed.
+// "message" inflates message by message, as a receiver must when the
+// messages are separate: the flate packages' readers are reset with the
+// window of the earlier output as dictionary; the fork goes on from its
+// history. "decoder" is the whole decoder on those messages, and on the
+// same messages compressed each alone (no context takeover: a dynamic
+// block with its own Huffman tables per message).
 func BenchmarkInflate(b *testing.B) {
 	msgs := benchMessages(2000, 11)
 	comp := benchCompress(msgs, true)
@@ -214,8 +220,36 @@ func BenchmarkInflate(b *testing.B) {
 			}
 		})
 	}
-	b.Run("lib=klauspost/mode=decoder", func(b *testing.B) {
+	b.Run("lib=wstap/mode=message", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		b.ReportAllocs()
+		var r inflate.Reader
+		out := make([]byte, 4096)
+		var input []byte
+		for b.Loop() {
+			r.Reset(32 << 10)
+			total := 0
+			for i, c := range comp {
+				input = append(append(input[:0], c...), deflateTail[:]...)
+				r.Start(input)
+				n, err := io.ReadFull(&r, out[:len(msgs[i])])
+				if err != nil {
+					b.Fatalf("message %d: %v", i, err)
+				}
+				total += n
+			}
+			if total != len(plain) {
+				b.Fatalf("inflated %d bytes, want %d", total, len(plain))
+			}
+		}
+	})
+	b.Run("mode=decoder/takeover", func(b *testing.B) {
 		block, frames := benchFrameBlock(len(msgs), func(i int) (Opcode, []byte) { return OpText, comp[i] }, 4)
+		benchDecoderBytes(b, Options{}, true, block, frames, 64<<10, int64(len(plain)))
+	})
+	alone := benchCompress(msgs, false)
+	b.Run("mode=decoder/alone", func(b *testing.B) {
+		block, frames := benchFrameBlock(len(msgs), func(i int) (Opcode, []byte) { return OpText, alone[i] }, 4)
 		benchDecoderBytes(b, Options{}, true, block, frames, 64<<10, int64(len(plain)))
 	})
 	b.Logf("%d messages, %d bytes plain, %d bytes compressed (%.1f%%)", len(msgs), len(plain), len(stream), 100*float64(len(stream))/float64(len(plain)))

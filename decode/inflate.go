@@ -1,11 +1,10 @@
 package decode
 
 import (
-	"bytes"
 	"errors"
 	"io"
 
-	"github.com/klauspost/compress/flate"
+	"github.com/wstap/wstap/decode/internal/inflate"
 )
 
 // deflateTail completes a permessage-deflate message for an inflater. The
@@ -16,24 +15,24 @@ var deflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff
 
 // inflater is the receiving side of permessage-deflate for one direction.
 // With context takeover the LZ77 window of earlier messages is part of the
-// next message's context (RFC 7692 7.2.3.3), so the last window of output
-// is kept and handed to the flate reader as its dictionary.
+// next message's context (RFC 7692 7.2.3.3): the flate reader keeps its
+// history from message to message, and is reset for each message only
+// without takeover, or when the context was lost.
 type inflater struct {
 	takeover   bool
 	windowSize int
-	window     []byte // the last windowSize bytes of output, when taking over
-	buf        []byte // backing store of window
-	// lost is set when the window could not be kept (a message failed or
+	// lost is set when the context could not be kept (a message failed or
 	// was cut off): later messages that reach back into it cannot inflate.
 	lost bool
+	// fresh is set when the reader's history must be reset before the
+	// next message.
+	fresh bool
 
-	fr io.ReadCloser
-	// input is the message followed by deflateTail, read through src.
-	// The flate reader has a fast path for a *bytes.Reader, which it reads
-	// without an interface call per byte; copying the compressed bytes
-	// once costs far less than that saves.
+	fr inflate.Reader
+	// input is the message followed by deflateTail. The reader has it as
+	// a whole, which it reads without an interface call per byte; copying
+	// the compressed bytes once costs far less than that saves.
 	input []byte
-	src   bytes.Reader
 	// scratch receives output past the retain limit. It lives here because
 	// a local array handed to the flate reader escapes: one allocation per
 	// message otherwise.
@@ -52,7 +51,7 @@ func newInflater(takeover bool, windowBits int) *inflater {
 	if windowBits < 8 || windowBits > 15 {
 		windowBits = 15
 	}
-	return &inflater{takeover: takeover, windowSize: 1 << windowBits}
+	return &inflater{takeover: takeover, windowSize: 1 << windowBits, fresh: true}
 }
 
 // inflateResult is what one message inflated to.
@@ -70,19 +69,13 @@ type inflateResult struct {
 func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64, text *utf8Stream) ([]byte, inflateResult) {
 	var res inflateResult
 	in.input = append(append(in.input[:0], compressed...), deflateTail[:]...)
-	in.src.Reset(in.input)
+	if in.fresh || !in.takeover {
+		in.fr.Reset(in.windowSize)
+		in.fresh = false
+	}
+	in.fr.Start(in.input)
 	if cap(in.input) > maxKeptInput {
 		in.input = nil // the reader holds it until the next message
-	}
-	var dict []byte
-	if in.takeover {
-		dict = in.window
-	}
-	if in.fr == nil {
-		in.fr = flate.NewReaderDict(&in.src, dict)
-	} else if err := in.fr.(flate.Resetter).Reset(&in.src, dict); err != nil {
-		res.err = err
-		return dst, res
 	}
 
 	scratch := &in.scratch
@@ -120,9 +113,6 @@ func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64
 			if text != nil {
 				text.write(out)
 			}
-			if in.takeover {
-				in.keep(out)
-			}
 			if intoDst {
 				dst = dst[:len(dst)+n]
 			} else {
@@ -150,29 +140,7 @@ func (in *inflater) inflate(compressed []byte, dst []byte, retain, maxSize int64
 
 // reset starts a fresh context: no_context_takeover, or a lost one.
 func (in *inflater) reset() {
-	in.buf = in.buf[:0]
-	in.window = in.buf
-}
-
-// keep appends output to the window, holding the last windowSize bytes.
-// The buffer has twice that room so that the slide happens once per window
-// of output, not once per read.
-func (in *inflater) keep(p []byte) {
-	ws := in.windowSize
-	if in.buf == nil {
-		in.buf = make([]byte, 0, 2*ws)
-	}
-	if len(p) >= ws {
-		in.buf = append(in.buf[:0], p[len(p)-ws:]...)
-	} else {
-		if len(in.buf)+len(p) > cap(in.buf) {
-			keep := ws - len(p)
-			n := copy(in.buf, in.buf[len(in.buf)-keep:])
-			in.buf = in.buf[:n]
-		}
-		in.buf = append(in.buf, p...)
-	}
-	in.window = in.buf[max(0, len(in.buf)-ws):]
+	in.fresh = true
 }
 
 // maxReusedBuffer is the largest payload buffer a direction keeps from one

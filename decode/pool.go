@@ -3,11 +3,10 @@ package decode
 import "sync"
 
 // Pool keeps the inflaters of decoders that ended for the decoders that
-// come next: an inflater holds its flate reader's 32 KiB history, the
-// window it keeps of the output and its input buffer, about 130 KB that a
-// capture of thousands of short compressed connections allocated and
-// cleared for each direction of each (a quarter of what reading it
-// allocated; 4% of its time). Message buffers are not pooled: lending
+// come next: an inflater holds its flate reader's history (32 KiB), its
+// Huffman tables and its input buffer, which a capture of thousands of
+// short compressed connections allocated and cleared for each direction
+// of each (a quarter of what reading it allocated; 4% of its time). Message buffers are not pooled: lending
 // the large buffers of earlier connections to small ones measured slower,
 // and took more memory. Give the same Pool to every decoder of a run
 // (Options.Pool); it is safe for concurrent use. A decoder hands its
@@ -30,12 +29,8 @@ func (p *Pool) inflater(takeover bool, windowBits int) *inflater {
 	if !ok {
 		return fresh
 	}
-	// Its flate reader and buffers stay; its context goes: every message
-	// resets the reader with the window as dictionary.
+	// Its flate reader's buffers stay; its context goes.
 	in.takeover, in.windowSize, in.lost = fresh.takeover, fresh.windowSize, false
-	if cap(in.buf) < 2*in.windowSize {
-		in.buf = nil // keep makes one of twice the window
-	}
 	in.reset()
 	return in
 }

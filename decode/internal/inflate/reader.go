@@ -1,0 +1,452 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Copyright 2019 Klaus Post. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+
+// Package inflate decodes DEFLATE (RFC 1951) the way permessage-deflate
+// (RFC 7692) delivers it: one message at a time, each continuing the
+// stream of the messages before it when the sender keeps its context.
+//
+// It is the inflater of github.com/klauspost/compress/flate (itself
+// derived from Go's compress/flate), cut down to input held in memory and
+// changed in two ways:
+//
+//   - Start begins the next message on the history the reader already
+//     has. A reader of the flate package ends with an error it keeps when
+//     its input runs out, so a receiver of separate messages must reset it
+//     with the last 32 KiB of output as a dictionary for every message:
+//     for messages of a few hundred bytes that copy cost twice the
+//     inflating itself (BENCHMARKS.md, "Inflate").
+//   - The Huffman tables of a dynamic block are kept and reused when the
+//     next block's code lengths are the same: a sender that compresses
+//     messages of the same shape one by one writes the same header again
+//     and again, and building the tables was the largest part of
+//     inflating a small message.
+package inflate
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+const (
+	maxCodeLen = 16 // the longest Huffman code (RFC 1951 3.2.7)
+	// maxNumLit and maxNumDist come from RFC 1951 3.2.7, with the proviso
+	// in 3.2.5 that distance codes 30 and 31 never occur.
+	maxNumLit  = 286
+	maxNumDist = 30
+	numCodes   = 19 // symbols of the code length code
+	// endBlockMarker is the literal/length symbol that ends a block.
+	endBlockMarker = 256
+)
+
+// CorruptInputError reports corrupt input at the given offset of the
+// message's input.
+type CorruptInputError int64
+
+func (e CorruptInputError) Error() string {
+	return "flate: corrupt input before offset " + strconv.FormatInt(int64(e), 10)
+}
+
+// errInternal reports a broken invariant of this package.
+var errInternal = errors.New("flate: internal error: unexpected length code")
+
+type step uint8
+
+const (
+	copyData step = iota + 1
+	nextBlock
+	huffmanBlock
+)
+
+// Reader inflates messages held in memory. Its zero value is not ready:
+// call Reset first, then Start for each message.
+type Reader struct {
+	r       bytes.Reader
+	roffset int64
+
+	// hc decodes the code lengths of a dynamic block; h1 and h2 are its
+	// literal/length and distance codes, kept for the next block.
+	hc, h1, h2 huffmanDecoder
+	// lens holds the code lengths of the last dynamic block: h1 and h2 were
+	// built from lens[:nlit] and lens[nlit:nlit+ndist] (tablesOK).
+	lens        [maxNumLit + maxNumDist]uint8
+	nlit, ndist int
+	tablesOK    bool
+	built       int // how many times h1 and h2 were built
+	// next receives the code lengths of the block being read.
+	next [maxNumLit + maxNumDist]uint8
+	// codebits are the code length code's lengths of the block being
+	// read; hc was built from hcLens (hcOK).
+	codebits, hcLens [numCodes]uint8
+	hcOK             bool
+
+	// Output history, and the buffer output is read from.
+	dict dictDecoder
+
+	// The next step of decoding and its state.
+	step      step
+	stepState int
+	err       error
+	toRead    []byte
+	hl, hd    *huffmanDecoder
+	copyLen   int
+	copyDist  int
+
+	buf [4]byte // stored block header
+
+	// Input bits, in the low bits of b.
+	b     uint32
+	nb    uint
+	final bool
+}
+
+// Reset forgets the history: the next message starts a new stream. window
+// is the LZ77 window in bytes the sender may refer back (at most 32 KiB,
+// RFC 1951 3.2.5; less when negotiated, RFC 7692 7.1.2): a distance
+// reaching further back than that, or before the stream's start, is
+// corrupt input.
+func (f *Reader) Reset(window int) {
+	f.dict.init(window)
+}
+
+// Start begins inflating src, which must end the stream or a block of it
+// (a permessage-deflate message with its 00 00 ff ff put back and a final
+// empty block after it). The history of earlier messages since Reset stays
+// and later data may refer back into it (RFC 7692 7.2.3.3). src must not
+// change until Read returned an error.
+func (f *Reader) Start(src []byte) {
+	f.r.Reset(src)
+	f.roffset = 0
+	f.step = nextBlock
+	f.stepState = 0
+	f.err = nil
+	f.toRead = nil
+	f.b, f.nb = 0, 0
+	f.final = false
+}
+
+// Read reads inflated bytes of the current message. It returns io.EOF at
+// the end of the final block; after any other error the history is not
+// whole, and the reader must be Reset before the next message.
+func (f *Reader) Read(b []byte) (int, error) {
+	for {
+		if len(f.toRead) > 0 {
+			n := copy(b, f.toRead)
+			f.toRead = f.toRead[n:]
+			if len(f.toRead) == 0 {
+				return n, f.err
+			}
+			return n, nil
+		}
+		if f.err != nil {
+			return 0, f.err
+		}
+		f.doStep()
+		if f.err != nil && len(f.toRead) == 0 {
+			f.toRead = f.dict.readFlush() // what was decoded before the error
+		}
+	}
+}
+
+func (f *Reader) doStep() {
+	switch f.step {
+	case copyData:
+		f.copyData()
+	case nextBlock:
+		f.nextBlock()
+	case huffmanBlock:
+		f.huffmanBlock()
+	default:
+		f.err = errInternal
+	}
+}
+
+func (f *Reader) nextBlock() {
+	for f.nb < 1+2 {
+		if f.err = f.moreBits(); f.err != nil {
+			return
+		}
+	}
+	f.final = f.b&1 == 1
+	f.b >>= 1
+	typ := f.b & 3
+	f.b >>= 2
+	f.nb -= 1 + 2
+	switch typ {
+	case 0:
+		f.dataBlock()
+	case 1:
+		// Compressed with the fixed Huffman codes (RFC 1951 3.2.6).
+		f.hl = &fixedHuffman
+		f.hd = nil
+		f.huffmanBlock()
+	case 2:
+		// Compressed with dynamic Huffman codes (RFC 1951 3.2.7).
+		if f.err = f.readHuffman(); f.err != nil {
+			break
+		}
+		f.hl = &f.h1
+		f.hd = &f.h2
+		f.huffmanBlock()
+	default:
+		// 3 is reserved.
+		f.err = CorruptInputError(f.roffset)
+	}
+}
+
+// codeOrder is the order in which the code length code's lengths are sent
+// (RFC 1951 3.2.7).
+var codeOrder = [...]int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+
+// readHuffman reads the header of a dynamic block (RFC 1951 3.2.7) and
+// makes h1 and h2 ready for it.
+func (f *Reader) readHuffman() error {
+	// HLIT[5], HDIST[5], HCLEN[4].
+	for f.nb < 5+5+4 {
+		if err := f.moreBits(); err != nil {
+			return err
+		}
+	}
+	nlit := int(f.b&0x1F) + 257
+	if nlit > maxNumLit {
+		return CorruptInputError(f.roffset)
+	}
+	f.b >>= 5
+	ndist := int(f.b&0x1F) + 1
+	if ndist > maxNumDist {
+		return CorruptInputError(f.roffset)
+	}
+	f.b >>= 5
+	nclen := int(f.b&0xF) + 4 // at most 19
+	f.b >>= 4
+	f.nb -= 5 + 5 + 4
+
+	// (HCLEN+4)*3 bits: code lengths in the order of codeOrder.
+	for i := range nclen {
+		for f.nb < 3 {
+			if err := f.moreBits(); err != nil {
+				return err
+			}
+		}
+		f.codebits[codeOrder[i]] = uint8(f.b & 0x7)
+		f.b >>= 3
+		f.nb -= 3
+	}
+	for i := nclen; i < len(codeOrder); i++ {
+		f.codebits[codeOrder[i]] = 0
+	}
+	if !f.hcOK || f.codebits != f.hcLens {
+		f.hcOK = false
+		if !f.hc.init(f.codebits[:]) {
+			return CorruptInputError(f.roffset)
+		}
+		f.hcLens, f.hcOK = f.codebits, true
+	}
+
+	// HLIT + 257 code lengths, HDIST + 1 code lengths, using the code
+	// length code.
+	lens := &f.next
+	for i, n := 0, nlit+ndist; i < n; {
+		x, err := f.huffSym(&f.hc)
+		if err != nil {
+			return err
+		}
+		if x < 16 {
+			lens[i] = uint8(x)
+			i++
+			continue
+		}
+		// Repeat the previous length, or zero.
+		var rep int
+		var nb uint
+		var b uint8
+		switch x {
+		default:
+			return errInternal
+		case 16:
+			rep = 3
+			nb = 2
+			if i == 0 {
+				return CorruptInputError(f.roffset)
+			}
+			b = lens[i-1]
+		case 17:
+			rep = 3
+			nb = 3
+		case 18:
+			rep = 11
+			nb = 7
+		}
+		for f.nb < nb {
+			if err := f.moreBits(); err != nil {
+				return err
+			}
+		}
+		rep += int(f.b & uint32(1<<(nb&31)-1))
+		f.b >>= nb & 31
+		f.nb -= nb
+		if i+rep > n {
+			return CorruptInputError(f.roffset)
+		}
+		for range rep {
+			lens[i] = b
+			i++
+		}
+	}
+
+	n := nlit + ndist
+	if !f.tablesOK || nlit != f.nlit || ndist != f.ndist || !bytes.Equal(lens[:n], f.lens[:n]) {
+		f.tablesOK = false
+		if !f.h1.init(lens[:nlit]) || !f.h2.init(lens[nlit:n]) {
+			return CorruptInputError(f.roffset)
+		}
+		copy(f.lens[:n], lens[:n])
+		f.nlit, f.ndist, f.tablesOK = nlit, ndist, true
+		f.built++
+	}
+
+	// Every block ends with the end-of-block symbol, so reading that many
+	// bits never reads past the stream's end; a block that is not the
+	// last is followed by at least a fixed block's 3 + 7 bits.
+	f.h1.maxRead = max(f.h1.minLen, int(lens[endBlockMarker]))
+	if !f.final {
+		f.h1.maxRead += 10
+	}
+	return nil
+}
+
+// dataBlock copies a stored block (RFC 1951 3.2.4) to the output.
+func (f *Reader) dataBlock() {
+	// Skip to the byte boundary.
+	left := f.nb & 7
+	f.nb -= left
+	f.b >>= left
+
+	offBytes := f.nb >> 3
+	// Bytes already read into b; the rest are read below.
+	f.buf[0] = uint8(f.b)
+	f.buf[1] = uint8(f.b >> 8)
+	f.buf[2] = uint8(f.b >> 16)
+	f.buf[3] = uint8(f.b >> 24)
+
+	f.roffset += int64(offBytes)
+	f.nb, f.b = 0, 0
+
+	// LEN, then its ones' complement NLEN.
+	nr, err := io.ReadFull(&f.r, f.buf[offBytes:4])
+	f.roffset += int64(nr)
+	if err != nil {
+		f.err = noEOF(err)
+		return
+	}
+	n := uint16(f.buf[0]) | uint16(f.buf[1])<<8
+	nn := uint16(f.buf[2]) | uint16(f.buf[3])<<8
+	if nn != ^n {
+		f.err = CorruptInputError(f.roffset)
+		return
+	}
+	if n == 0 {
+		// An empty stored block is a sync flush: what was decoded is
+		// returned now.
+		f.toRead = f.dict.readFlush()
+		f.finishBlock()
+		return
+	}
+	f.copyLen = int(n)
+	f.copyData()
+}
+
+// copyData copies f.copyLen bytes of a stored block into the history,
+// pausing to be read when the history's buffer is full.
+func (f *Reader) copyData() {
+	buf := f.dict.writeSlice()
+	if len(buf) > f.copyLen {
+		buf = buf[:f.copyLen]
+	}
+	cnt, err := io.ReadFull(&f.r, buf)
+	f.roffset += int64(cnt)
+	f.copyLen -= cnt
+	f.dict.writeMark(cnt)
+	if err != nil {
+		f.err = noEOF(err)
+		return
+	}
+	if f.dict.availWrite() == 0 || f.copyLen > 0 {
+		f.toRead = f.dict.readFlush()
+		f.step = copyData
+		return
+	}
+	f.finishBlock()
+}
+
+func (f *Reader) finishBlock() {
+	if f.final {
+		if f.dict.availRead() > 0 {
+			f.toRead = f.dict.readFlush()
+		}
+		f.err = io.EOF
+	}
+	f.step = nextBlock
+}
+
+// noEOF returns io.ErrUnexpectedEOF for io.EOF: input that ends before
+// the final block is cut short.
+func noEOF(e error) error {
+	if e == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return e
+}
+
+func (f *Reader) moreBits() error {
+	c, err := f.r.ReadByte()
+	if err != nil {
+		return noEOF(err)
+	}
+	f.roffset++
+	f.b |= uint32(c) << (f.nb & 31)
+	f.nb += 8
+	return nil
+}
+
+// huffSym reads the next symbol of code h.
+func (f *Reader) huffSym(h *huffmanDecoder) (int, error) {
+	// An empty code, or a degenerate one of a single symbol, has chunks of
+	// 0 for the sequences it does not define: the n == 0 check below.
+	n := uint(h.maxRead)
+	// Locals stay in registers; the fields would not.
+	nb, b := f.nb, f.b
+	for {
+		for nb < n {
+			c, err := f.r.ReadByte()
+			if err != nil {
+				f.b = b
+				f.nb = nb
+				return 0, noEOF(err)
+			}
+			f.roffset++
+			b |= uint32(c) << (nb & 31)
+			nb += 8
+		}
+		chunk := h.chunks[b&(huffmanNumChunks-1)]
+		n = uint(chunk & huffmanCountMask)
+		if n > huffmanChunkBits {
+			chunk = h.links[chunk>>huffmanValueShift][(b>>huffmanChunkBits)&h.linkMask]
+			n = uint(chunk & huffmanCountMask)
+		}
+		if n <= nb {
+			if n == 0 {
+				f.b = b
+				f.nb = nb
+				f.err = CorruptInputError(f.roffset)
+				return 0, f.err
+			}
+			f.b = b >> (n & 31)
+			f.nb = nb - n
+			return int(chunk >> huffmanValueShift), nil
+		}
+	}
+}
