@@ -316,7 +316,8 @@ func TestNoContextTakeover(t *testing.T) {
 // TestWindowBits checks that server_max_window_bits limits how far back a
 // message may refer into the previous ones (RFC 7692 7.1.2.1): with 10 bits
 // the window is 1024 bytes, so a reference 1100 bytes back fails and one
-// 900 bytes back works; with the default 15 bits both work.
+// 900 bytes back works; with the default 15 bits both work. 8 bits is
+// taken as 9, as zlib does.
 func TestWindowBits(t *testing.T) {
 	r := rand.New(rand.NewSource(10))
 	first := make([]byte, 2000)
@@ -332,6 +333,9 @@ func TestWindowBits(t *testing.T) {
 		{"server_max_window_bits=10", near, false},
 		{"", far, false},
 		{"server_max_window_bits=11", far, false},
+		// 8 bits is 512 bytes, as zlib makes it, not 256.
+		{"server_max_window_bits=8", first[len(first)-450 : len(first)-350], false},
+		{"server_max_window_bits=8", first[len(first)-600 : len(first)-500], true},
 	} {
 		z := newDeflater(true)
 		c1 := z.compress(first)

@@ -51,6 +51,13 @@ func newInflater(takeover bool, windowBits int) *inflater {
 	if windowBits < 8 || windowBits > 15 {
 		windowBits = 15
 	}
+	if windowBits == 8 {
+		// zlib, which most senders use, compresses with a 512-byte window
+		// when asked for 256 bytes (RFC 7692 7.1.2.1 allows 8, and zlib's
+		// manual says it uses 9 instead): what it sends refers up to 512
+		// bytes back.
+		windowBits = 9
+	}
 	return &inflater{takeover: takeover, windowSize: 1 << windowBits, fresh: true}
 }
 

@@ -12,6 +12,12 @@ import "math/bits"
 // the fixed distance code when f.hd is nil), until the end-of-block
 // symbol. It returns to be read when the history's buffer is full, and
 // goes on where it stopped.
+//
+// Reading a symbol is written out twice, for the literal/length code and
+// for the distance code, instead of calling huffSym: a function with a
+// loop is not inlined, and this loop runs once per symbol of the block
+// with the bit buffer kept in registers (as in the code it comes from,
+// klauspost's generated inflate_gen.go).
 func (f *Reader) huffmanBlock() {
 	const (
 		stateInit = iota // Zero value must be stateInit
