@@ -39,6 +39,7 @@ type HARWriter struct {
 	opts Options
 	n    int
 	done bool
+	src  storeReader
 }
 
 // NewHARWriter starts a HAR on w.
@@ -83,7 +84,7 @@ func (h *HARWriter) Write(src session.ConnSource) error {
 
 // WriteConn writes connection id of the store (see JSONWriter.WriteConn).
 func (h *HARWriter) WriteConn(s *session.Store, id session.ConnID) error {
-	src, err := s.Source(id)
+	src, err := h.src.source(s, id)
 	if err != nil {
 		return err
 	}

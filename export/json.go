@@ -37,6 +37,7 @@ type JSONWriter struct {
 	opts Options
 	n    int
 	done bool
+	src  storeReader
 }
 
 // NewJSONWriter starts a JSON export on w.
@@ -70,7 +71,7 @@ func (j *JSONWriter) Write(src session.ConnSource) error {
 // WriteConn writes connection id of the store: the JSON export as a
 // session.ConnSink, which the store gives each connection when it ended.
 func (j *JSONWriter) WriteConn(s *session.Store, id session.ConnID) error {
-	src, err := s.Source(id)
+	src, err := j.src.source(s, id)
 	if err != nil {
 		return err
 	}

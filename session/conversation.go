@@ -117,11 +117,23 @@ type ConnSource interface {
 // Source returns connection id of the store as a ConnSource, with its
 // metadata as it is now.
 func (s *Store) Source(id ConnID) (ConnSource, error) {
-	info, err := s.Info(id)
+	return s.NewReader().Source(id)
+}
+
+// Source returns connection id as a ConnSource that reads through r: what
+// it returns is valid until r's next read, by this source or another. An
+// export of thousands of connections reads them through one reader, whose
+// buffers then serve them all instead of being grown again for each.
+func (r *Reader) Source(id ConnID) (ConnSource, error) {
+	info, err := r.s.Info(id)
 	if err != nil {
 		return nil, err
 	}
-	return &storeSource{s: s, id: id, meta: info.Connection, r: s.NewReader()}, nil
+	// The reader's copy of a chunk may hold bytes of other streams that
+	// were not written yet when it was made; it served the connection it
+	// was made for, and goes with it.
+	r.copied.start, r.copied.data = 0, r.copied.data[:0]
+	return &storeSource{s: r.s, id: id, meta: info.Connection, r: r}, nil
 }
 
 type storeSource struct {
