@@ -48,6 +48,14 @@ const maxInflateScratch = 16 << 10
 const maxKeptInput = 64 << 10
 
 func newInflater(takeover bool, windowBits int) *inflater {
+	in := &inflater{}
+	in.setup(takeover, windowBits)
+	return in
+}
+
+// setup makes in ready for a direction with these parameters, with a
+// fresh context.
+func (in *inflater) setup(takeover bool, windowBits int) {
 	if windowBits < 8 || windowBits > 15 {
 		windowBits = 15
 	}
@@ -58,7 +66,8 @@ func newInflater(takeover bool, windowBits int) *inflater {
 		// bytes back.
 		windowBits = 9
 	}
-	return &inflater{takeover: takeover, windowSize: 1 << windowBits, fresh: true}
+	in.takeover, in.windowSize, in.lost = takeover, 1<<windowBits, false
+	in.reset()
 }
 
 // inflateResult is what one message inflated to.

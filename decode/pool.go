@@ -21,17 +21,15 @@ func NewPool() *Pool { return &Pool{} }
 // inflater returns an inflater for a direction with these parameters,
 // one a decoder handed back when there is one.
 func (p *Pool) inflater(takeover bool, windowBits int) *inflater {
-	fresh := newInflater(takeover, windowBits)
 	if p == nil {
-		return fresh
+		return newInflater(takeover, windowBits)
 	}
 	in, ok := p.inflaters.Get().(*inflater)
 	if !ok {
-		return fresh
+		return newInflater(takeover, windowBits)
 	}
 	// Its flate reader's buffers stay; its context goes.
-	in.takeover, in.windowSize, in.lost = fresh.takeover, fresh.windowSize, false
-	in.reset()
+	in.setup(takeover, windowBits)
 	return in
 }
 
