@@ -5,7 +5,11 @@
 
 package inflate
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"io"
+	"math/bits"
+)
 
 // huffmanBlock decodes a Huffman-coded block (RFC 1951 3.2.3, 3.2.5):
 // literals and (length, distance) pairs with the codes f.hl and f.hd (or
@@ -23,11 +27,11 @@ func (f *Reader) huffmanBlock() {
 		stateInit = iota // Zero value must be stateInit
 		stateDict
 	)
-	fr := &f.r
+	in, pos := f.in, f.pos
 
-	// Optimization. Compiler isn't smart enough to keep f.b,f.nb in registers,
-	// but is smart enough to keep local variables in registers, so use nb and b,
-	// inline call to moreBits and reassign b,nb back to f on return.
+	// The bit buffer and the input position live in locals, which stay in
+	// registers where the fields would not, and go back to f on return.
+	// Each read of bits is refill written out (see Reader.refill).
 	fnb, fb, dict := f.nb, f.b, &f.dict
 
 	switch f.stepState {
@@ -49,30 +53,37 @@ readLiteral:
 			// satisfy the n == 0 check below.
 			n := uint(f.hl.maxRead)
 			for {
-				for fnb < n {
-					c, err := fr.ReadByte()
-					if err != nil {
-						f.b, f.nb = fb, fnb
-						f.err = noEOF(err)
-						return
+				if fnb < n {
+					if pos+8 <= len(in) {
+						fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
+						pos += int(63-fnb) >> 3
+						fnb |= 56
+					} else {
+						for fnb < n {
+							if pos >= len(in) {
+								f.b, f.nb, f.pos = fb, fnb, pos
+								f.err = io.ErrUnexpectedEOF
+								return
+							}
+							fb |= uint64(in[pos]) << (fnb & 63)
+							pos++
+							fnb += 8
+						}
 					}
-					f.roffset++
-					fb |= uint32(c) << (fnb & 31)
-					fnb += 8
 				}
 				chunk := f.hl.chunks[fb&(huffmanNumChunks-1)]
 				n = uint(chunk & huffmanCountMask)
 				if n > huffmanChunkBits {
-					chunk = f.hl.links[chunk>>huffmanValueShift][(fb>>huffmanChunkBits)&f.hl.linkMask]
+					chunk = f.hl.links[chunk>>huffmanValueShift][uint32(fb>>huffmanChunkBits)&f.hl.linkMask]
 					n = uint(chunk & huffmanCountMask)
 				}
 				if n <= fnb {
 					if n == 0 {
-						f.b, f.nb = fb, fnb
-						f.err = CorruptInputError(f.roffset)
+						f.b, f.nb, f.pos = fb, fnb, pos
+						f.err = CorruptInputError(pos)
 						return
 					}
-					fb = fb >> (n & 31)
+					fb = fb >> (n & 63)
 					fnb = fnb - n
 					v = int(chunk >> huffmanValueShift)
 					break
@@ -88,12 +99,12 @@ readLiteral:
 				f.toRead = dict.readFlush()
 				f.step = huffmanBlock
 				f.stepState = stateInit
-				f.b, f.nb = fb, fnb
+				f.b, f.nb, f.pos = fb, fnb, pos
 				return
 			}
 			goto readLiteral
 		case v == 256:
-			f.b, f.nb = fb, fnb
+			f.b, f.nb, f.pos = fb, fnb, pos
 			f.finishBlock()
 			return
 		// otherwise, reference to older data
@@ -103,38 +114,52 @@ readLiteral:
 			val := decCodeToLen[(v - 257)]
 			length = int(val.length) + 3
 			n := uint(val.extra)
-			for fnb < n {
-				c, err := fr.ReadByte()
-				if err != nil {
-					f.b, f.nb = fb, fnb
-					f.err = noEOF(err)
-					return
+			if fnb < n {
+				if pos+8 <= len(in) {
+					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
+					pos += int(63-fnb) >> 3
+					fnb |= 56
+				} else {
+					for fnb < n {
+						if pos >= len(in) {
+							f.b, f.nb, f.pos = fb, fnb, pos
+							f.err = io.ErrUnexpectedEOF
+							return
+						}
+						fb |= uint64(in[pos]) << (fnb & 63)
+						pos++
+						fnb += 8
+					}
 				}
-				f.roffset++
-				fb |= uint32(c) << (fnb & 31)
-				fnb += 8
 			}
-			length += int(fb & bitMask32[n])
-			fb >>= n & 31
+			length += int(uint32(fb) & bitMask32[n])
+			fb >>= n & 63
 			fnb -= n
 		default:
-			f.err = CorruptInputError(f.roffset)
-			f.b, f.nb = fb, fnb
+			f.err = CorruptInputError(pos)
+			f.b, f.nb, f.pos = fb, fnb, pos
 			return
 		}
 
 		var dist uint32
 		if f.hd == nil {
-			for fnb < 5 {
-				c, err := fr.ReadByte()
-				if err != nil {
-					f.b, f.nb = fb, fnb
-					f.err = noEOF(err)
-					return
+			if fnb < 5 {
+				if pos+8 <= len(in) {
+					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
+					pos += int(63-fnb) >> 3
+					fnb |= 56
+				} else {
+					for fnb < 5 {
+						if pos >= len(in) {
+							f.b, f.nb, f.pos = fb, fnb, pos
+							f.err = io.ErrUnexpectedEOF
+							return
+						}
+						fb |= uint64(in[pos]) << (fnb & 63)
+						pos++
+						fnb += 8
+					}
 				}
-				f.roffset++
-				fb |= uint32(c) << (fnb & 31)
-				fnb += 8
 			}
 			dist = uint32(bits.Reverse8(uint8(fb & 0x1F << 3)))
 			fb >>= 5
@@ -145,34 +170,38 @@ readLiteral:
 			// cases, the chunks slice will be 0 for the invalid sequence, leading it
 			// satisfy the n == 0 check below.
 			n := uint(f.hd.maxRead)
-			// Optimization. Compiler isn't smart enough to keep f.b,f.nb in registers,
-			// but is smart enough to keep local variables in registers, so use nb and b,
-			// inline call to moreBits and reassign b,nb back to f on return.
 			for {
-				for fnb < n {
-					c, err := fr.ReadByte()
-					if err != nil {
-						f.b, f.nb = fb, fnb
-						f.err = noEOF(err)
-						return
+				if fnb < n {
+					if pos+8 <= len(in) {
+						fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
+						pos += int(63-fnb) >> 3
+						fnb |= 56
+					} else {
+						for fnb < n {
+							if pos >= len(in) {
+								f.b, f.nb, f.pos = fb, fnb, pos
+								f.err = io.ErrUnexpectedEOF
+								return
+							}
+							fb |= uint64(in[pos]) << (fnb & 63)
+							pos++
+							fnb += 8
+						}
 					}
-					f.roffset++
-					fb |= uint32(c) << (fnb & 31)
-					fnb += 8
 				}
 				chunk := f.hd.chunks[fb&(huffmanNumChunks-1)]
 				n = uint(chunk & huffmanCountMask)
 				if n > huffmanChunkBits {
-					chunk = f.hd.links[chunk>>huffmanValueShift][(fb>>huffmanChunkBits)&f.hd.linkMask]
+					chunk = f.hd.links[chunk>>huffmanValueShift][uint32(fb>>huffmanChunkBits)&f.hd.linkMask]
 					n = uint(chunk & huffmanCountMask)
 				}
 				if n <= fnb {
 					if n == 0 {
-						f.b, f.nb = fb, fnb
-						f.err = CorruptInputError(f.roffset)
+						f.b, f.nb, f.pos = fb, fnb, pos
+						f.err = CorruptInputError(pos)
 						return
 					}
-					fb = fb >> (n & 31)
+					fb = fb >> (n & 63)
 					fnb = fnb - n
 					dist = uint32(chunk >> huffmanValueShift)
 					break
@@ -187,32 +216,39 @@ readLiteral:
 			nb := uint(dist-2) >> 1
 			// have 1 bit in bottom of dist, need nb more.
 			extra := (dist & 1) << (nb & 31)
-			for fnb < nb {
-				c, err := fr.ReadByte()
-				if err != nil {
-					f.b, f.nb = fb, fnb
-					f.err = noEOF(err)
-					return
+			if fnb < nb {
+				if pos+8 <= len(in) {
+					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
+					pos += int(63-fnb) >> 3
+					fnb |= 56
+				} else {
+					for fnb < nb {
+						if pos >= len(in) {
+							f.b, f.nb, f.pos = fb, fnb, pos
+							f.err = io.ErrUnexpectedEOF
+							return
+						}
+						fb |= uint64(in[pos]) << (fnb & 63)
+						pos++
+						fnb += 8
+					}
 				}
-				f.roffset++
-				fb |= uint32(c) << (fnb & 31)
-				fnb += 8
 			}
-			extra |= fb & bitMask32[nb]
-			fb >>= nb & 31
+			extra |= uint32(fb) & bitMask32[nb]
+			fb >>= nb & 63
 			fnb -= nb
 			dist = 1<<((nb+1)&31) + 1 + extra
 			// slower: dist = bitMask32[nb+1] + 2 + extra
 		default:
-			f.b, f.nb = fb, fnb
-			f.err = CorruptInputError(f.roffset)
+			f.b, f.nb, f.pos = fb, fnb, pos
+			f.err = CorruptInputError(pos)
 			return
 		}
 
 		// No check on length; encoding can be prescient.
 		if dist > uint32(dict.histSize()) {
-			f.b, f.nb = fb, fnb
-			f.err = CorruptInputError(f.roffset)
+			f.b, f.nb, f.pos = fb, fnb, pos
+			f.err = CorruptInputError(pos)
 			return
 		}
 
@@ -233,7 +269,7 @@ copyHistory:
 			f.toRead = dict.readFlush()
 			f.step = huffmanBlock // We need to continue this work
 			f.stepState = stateDict
-			f.b, f.nb = fb, fnb
+			f.b, f.nb, f.pos = fb, fnb, pos
 			return
 		}
 		goto readLiteral

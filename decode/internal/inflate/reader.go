@@ -26,6 +26,7 @@ package inflate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strconv"
@@ -64,8 +65,10 @@ const (
 // Reader inflates messages held in memory. Its zero value is not ready:
 // call Reset first, then Start for each message.
 type Reader struct {
-	r       bytes.Reader
-	roffset int64
+	// in is the message's input; pos is the next byte of it to take
+	// into the bit buffer.
+	in  []byte
+	pos int
 
 	// hc decodes the code lengths of a dynamic block; h1 and h2 are its
 	// literal/length and distance codes, kept for the next block.
@@ -95,10 +98,9 @@ type Reader struct {
 	copyLen   int
 	copyDist  int
 
-	buf [4]byte // stored block header
-
-	// Input bits, in the low bits of b.
-	b     uint32
+	// Input bits, nb of them, in the low bits of b. Bits above them may
+	// hold the next input bytes too (see refill).
+	b     uint64
 	nb    uint
 	final bool
 }
@@ -118,8 +120,7 @@ func (f *Reader) Reset(window int) {
 // and later data may refer back into it (RFC 7692 7.2.3.3). src must not
 // change until Read returned an error.
 func (f *Reader) Start(src []byte) {
-	f.r.Reset(src)
-	f.roffset = 0
+	f.in, f.pos = src, 0
 	f.step = nextBlock
 	f.stepState = 0
 	f.err = nil
@@ -165,10 +166,8 @@ func (f *Reader) doStep() {
 }
 
 func (f *Reader) nextBlock() {
-	for f.nb < 1+2 {
-		if f.err = f.moreBits(); f.err != nil {
-			return
-		}
+	if f.err = f.refill(1 + 2); f.err != nil {
+		return
 	}
 	f.final = f.b&1 == 1
 	f.b >>= 1
@@ -193,7 +192,7 @@ func (f *Reader) nextBlock() {
 		f.huffmanBlock()
 	default:
 		// 3 is reserved.
-		f.err = CorruptInputError(f.roffset)
+		f.err = CorruptInputError(f.pos)
 	}
 }
 
@@ -205,19 +204,17 @@ var codeOrder = [...]int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 
 // makes h1 and h2 ready for it.
 func (f *Reader) readHuffman() error {
 	// HLIT[5], HDIST[5], HCLEN[4].
-	for f.nb < 5+5+4 {
-		if err := f.moreBits(); err != nil {
-			return err
-		}
+	if err := f.refill(5 + 5 + 4); err != nil {
+		return err
 	}
 	nlit := int(f.b&0x1F) + 257
 	if nlit > maxNumLit {
-		return CorruptInputError(f.roffset)
+		return CorruptInputError(f.pos)
 	}
 	f.b >>= 5
 	ndist := int(f.b&0x1F) + 1
 	if ndist > maxNumDist {
-		return CorruptInputError(f.roffset)
+		return CorruptInputError(f.pos)
 	}
 	f.b >>= 5
 	nclen := int(f.b&0xF) + 4 // at most 19
@@ -226,10 +223,8 @@ func (f *Reader) readHuffman() error {
 
 	// (HCLEN+4)*3 bits: code lengths in the order of codeOrder.
 	for i := range nclen {
-		for f.nb < 3 {
-			if err := f.moreBits(); err != nil {
-				return err
-			}
+		if err := f.refill(3); err != nil {
+			return err
 		}
 		f.codebits[codeOrder[i]] = uint8(f.b & 0x7)
 		f.b >>= 3
@@ -241,7 +236,7 @@ func (f *Reader) readHuffman() error {
 	if !f.hcOK || f.codebits != f.hcLens {
 		f.hcOK = false
 		if !f.hc.init(f.codebits[:]) {
-			return CorruptInputError(f.roffset)
+			return CorruptInputError(f.pos)
 		}
 		f.hcLens, f.hcOK = f.codebits, true
 	}
@@ -270,7 +265,7 @@ func (f *Reader) readHuffman() error {
 			rep = 3
 			nb = 2
 			if i == 0 {
-				return CorruptInputError(f.roffset)
+				return CorruptInputError(f.pos)
 			}
 			b = lens[i-1]
 		case 17:
@@ -280,16 +275,14 @@ func (f *Reader) readHuffman() error {
 			rep = 11
 			nb = 7
 		}
-		for f.nb < nb {
-			if err := f.moreBits(); err != nil {
-				return err
-			}
+		if err := f.refill(nb); err != nil {
+			return err
 		}
-		rep += int(f.b & uint32(1<<(nb&31)-1))
-		f.b >>= nb & 31
+		rep += int(f.b & (1<<nb - 1))
+		f.b >>= nb
 		f.nb -= nb
 		if i+rep > n {
-			return CorruptInputError(f.roffset)
+			return CorruptInputError(f.pos)
 		}
 		for range rep {
 			lens[i] = b
@@ -301,7 +294,7 @@ func (f *Reader) readHuffman() error {
 	if !f.tablesOK || nlit != f.nlit || ndist != f.ndist || !bytes.Equal(lens[:n], f.lens[:n]) {
 		f.tablesOK = false
 		if !f.h1.init(lens[:nlit]) || !f.h2.init(lens[nlit:n]) {
-			return CorruptInputError(f.roffset)
+			return CorruptInputError(f.pos)
 		}
 		copy(f.lens[:n], lens[:n])
 		f.nlit, f.ndist, f.tablesOK = nlit, ndist, true
@@ -320,32 +313,24 @@ func (f *Reader) readHuffman() error {
 
 // dataBlock copies a stored block (RFC 1951 3.2.4) to the output.
 func (f *Reader) dataBlock() {
-	// Skip to the byte boundary.
-	left := f.nb & 7
-	f.nb -= left
-	f.b >>= left
-
-	offBytes := f.nb >> 3
-	// Bytes already read into b; the rest are read below.
-	f.buf[0] = uint8(f.b)
-	f.buf[1] = uint8(f.b >> 8)
-	f.buf[2] = uint8(f.b >> 16)
-	f.buf[3] = uint8(f.b >> 24)
-
-	f.roffset += int64(offBytes)
+	// Skip to the byte boundary, and give back the whole bytes the bit
+	// buffer holds: the block's header and data are read as bytes.
+	f.nb -= f.nb & 7
+	f.pos -= int(f.nb >> 3)
 	f.nb, f.b = 0, 0
 
 	// LEN, then its ones' complement NLEN.
-	nr, err := io.ReadFull(&f.r, f.buf[offBytes:4])
-	f.roffset += int64(nr)
-	if err != nil {
-		f.err = noEOF(err)
+	if len(f.in)-f.pos < 4 {
+		f.pos = len(f.in)
+		f.err = io.ErrUnexpectedEOF
 		return
 	}
-	n := uint16(f.buf[0]) | uint16(f.buf[1])<<8
-	nn := uint16(f.buf[2]) | uint16(f.buf[3])<<8
+	h := f.in[f.pos : f.pos+4]
+	f.pos += 4
+	n := uint16(h[0]) | uint16(h[1])<<8
+	nn := uint16(h[2]) | uint16(h[3])<<8
 	if nn != ^n {
-		f.err = CorruptInputError(f.roffset)
+		f.err = CorruptInputError(f.pos)
 		return
 	}
 	if n == 0 {
@@ -366,12 +351,12 @@ func (f *Reader) copyData() {
 	if len(buf) > f.copyLen {
 		buf = buf[:f.copyLen]
 	}
-	cnt, err := io.ReadFull(&f.r, buf)
-	f.roffset += int64(cnt)
+	cnt := copy(buf, f.in[f.pos:])
+	f.pos += cnt
 	f.copyLen -= cnt
 	f.dict.writeMark(cnt)
-	if err != nil {
-		f.err = noEOF(err)
+	if cnt < len(buf) {
+		f.err = io.ErrUnexpectedEOF
 		return
 	}
 	if f.dict.availWrite() == 0 || f.copyLen > 0 {
@@ -392,23 +377,29 @@ func (f *Reader) finishBlock() {
 	f.step = nextBlock
 }
 
-// noEOF returns io.ErrUnexpectedEOF for io.EOF: input that ends before
-// the final block is cut short.
-func noEOF(e error) error {
-	if e == io.EOF {
-		return io.ErrUnexpectedEOF
+// refill adds input to the bit buffer until it holds at least n bits (n
+// at most 56), or reports that the input ended first. Where 8 bytes are
+// left it loads them at once (as libdeflate does): the bits past what it
+// counts are the next input bytes, which the next load puts in the same
+// places again.
+func (f *Reader) refill(n uint) error {
+	if f.nb >= n {
+		return nil
 	}
-	return e
-}
-
-func (f *Reader) moreBits() error {
-	c, err := f.r.ReadByte()
-	if err != nil {
-		return noEOF(err)
+	if f.pos+8 <= len(f.in) {
+		f.b |= binary.LittleEndian.Uint64(f.in[f.pos:]) << (f.nb & 63)
+		f.pos += int(63-f.nb) >> 3
+		f.nb |= 56
+		return nil
 	}
-	f.roffset++
-	f.b |= uint32(c) << (f.nb & 31)
-	f.nb += 8
+	for f.nb < n {
+		if f.pos >= len(f.in) {
+			return io.ErrUnexpectedEOF
+		}
+		f.b |= uint64(f.in[f.pos]) << (f.nb & 63)
+		f.pos++
+		f.nb += 8
+	}
 	return nil
 }
 
@@ -417,35 +408,23 @@ func (f *Reader) huffSym(h *huffmanDecoder) (int, error) {
 	// An empty code, or a degenerate one of a single symbol, has chunks of
 	// 0 for the sequences it does not define: the n == 0 check below.
 	n := uint(h.maxRead)
-	// Locals stay in registers; the fields would not.
-	nb, b := f.nb, f.b
 	for {
-		for nb < n {
-			c, err := f.r.ReadByte()
-			if err != nil {
-				f.b = b
-				f.nb = nb
-				return 0, noEOF(err)
-			}
-			f.roffset++
-			b |= uint32(c) << (nb & 31)
-			nb += 8
+		if err := f.refill(n); err != nil {
+			return 0, err
 		}
-		chunk := h.chunks[b&(huffmanNumChunks-1)]
+		chunk := h.chunks[f.b&(huffmanNumChunks-1)]
 		n = uint(chunk & huffmanCountMask)
 		if n > huffmanChunkBits {
-			chunk = h.links[chunk>>huffmanValueShift][(b>>huffmanChunkBits)&h.linkMask]
+			chunk = h.links[chunk>>huffmanValueShift][uint32(f.b>>huffmanChunkBits)&h.linkMask]
 			n = uint(chunk & huffmanCountMask)
 		}
-		if n <= nb {
+		if n <= f.nb {
 			if n == 0 {
-				f.b = b
-				f.nb = nb
-				f.err = CorruptInputError(f.roffset)
+				f.err = CorruptInputError(f.pos)
 				return 0, f.err
 			}
-			f.b = b >> (n & 31)
-			f.nb = nb - n
+			f.b >>= n
+			f.nb -= n
 			return int(chunk >> huffmanValueShift), nil
 		}
 	}
