@@ -18,7 +18,7 @@ import (
 // goes on where it stopped.
 //
 // Reading a symbol is written out twice, for the literal/length code and
-// for the distance code, instead of calling huffSym: a function with a
+// for the distance code, instead of calling a function: a function with a
 // loop is not inlined, and this loop runs once per symbol of the block
 // with the bit buffer kept in registers (as in the code it comes from,
 // klauspost's generated inflate_gen.go).
@@ -46,11 +46,9 @@ readLiteral:
 	{
 		var v int
 		{
-			// Inlined v, err := f.huffSym(f.hl)
-			// Since a huffmanDecoder can be empty or be composed of a degenerate tree
-			// with single element, huffSym must error on these two edge cases. In both
-			// cases, the chunks slice will be 0 for the invalid sequence, leading it
-			// satisfy the n == 0 check below.
+			// The next literal/length symbol. An empty code, or a
+			// degenerate one of a single symbol, has chunks of 0 for the
+			// sequences it does not define: the n == 0 check below.
 			n := uint(f.hl.maxRead)
 			for {
 				if fnb < n {
@@ -165,10 +163,7 @@ readLiteral:
 			fb >>= 5
 			fnb -= 5
 		} else {
-			// Since a huffmanDecoder can be empty or be composed of a degenerate tree
-			// with single element, huffSym must error on these two edge cases. In both
-			// cases, the chunks slice will be 0 for the invalid sequence, leading it
-			// satisfy the n == 0 check below.
+			// The next distance symbol (see the literal/length one).
 			n := uint(f.hd.maxRead)
 			for {
 				if fnb < n {

@@ -32,11 +32,21 @@ type huffmanDecoder struct {
 	linkMask uint32     // the width of the overflow tables, as a mask
 }
 
-// init builds the tables for a code of these lengths (RFC 1951 3.2.2). It
-// reports false unless the code is complete; as zlib does, a code of a
-// single symbol of length 1 is accepted, and an empty code too (it fails
-// when used).
-func (h *huffmanDecoder) init(lengths []uint8) bool {
+// countLengths counts the codes of each length.
+func countLengths(lengths []uint8) *[maxCodeLen]int {
+	var count [maxCodeLen]int
+	for _, n := range lengths {
+		count[n&(maxCodeLen-1)]++
+	}
+	return &count
+}
+
+// init builds the tables for a code of these lengths (RFC 1951 3.2.2);
+// count holds how many codes there are of each length (count[0] is not
+// read). It reports false unless the code is complete; as zlib does, a
+// code of a single symbol of length 1 is accepted, and an empty code too
+// (it fails when used).
+func (h *huffmanDecoder) init(lengths []uint8, count *[maxCodeLen]int) bool {
 	if h.chunks == nil {
 		h.chunks = new([huffmanNumChunks]uint16)
 	}
@@ -44,20 +54,15 @@ func (h *huffmanDecoder) init(lengths []uint8) bool {
 		*h = huffmanDecoder{chunks: h.chunks, links: h.links}
 	}
 
-	// How many codes of each length; the shortest and the longest.
-	var count [maxCodeLen]int
+	// The shortest and the longest code.
 	var minLen, maxLen int
-	for _, n := range lengths {
-		if n == 0 {
-			continue
+	for n := 1; n < maxCodeLen; n++ {
+		if count[n] != 0 {
+			if minLen == 0 {
+				minLen = n
+			}
+			maxLen = n
 		}
-		if minLen == 0 || int(n) < minLen {
-			minLen = int(n)
-		}
-		if int(n) > maxLen {
-			maxLen = int(n)
-		}
-		count[n&(maxCodeLen-1)]++
 	}
 	if maxLen == 0 {
 		// Empty: every lookup must fail, not find the last code's table.
@@ -181,6 +186,6 @@ var fixedHuffman = func() huffmanDecoder {
 		}
 	}
 	var h huffmanDecoder
-	h.init(lengths[:])
+	h.init(lengths[:], countLengths(lengths[:]))
 	return h
 }()

@@ -235,65 +235,98 @@ func (f *Reader) readHuffman() error {
 	}
 	if !f.hcOK || f.codebits != f.hcLens {
 		f.hcOK = false
-		if !f.hc.init(f.codebits[:]) {
+		if !f.hc.init(f.codebits[:], countLengths(f.codebits[:])) {
 			return CorruptInputError(f.pos)
 		}
 		f.hcLens, f.hcOK = f.codebits, true
 	}
 
 	// HLIT + 257 code lengths, HDIST + 1 code lengths, using the code
-	// length code.
+	// length code, whose codes are at most 7 bits: a symbol and its extra
+	// bits take at most 14. The bit buffer lives in locals meanwhile.
 	lens := &f.next
+	// How many codes of each length each code has, for init.
+	var litCount, distCount [maxCodeLen]int
+	b, nb, in, pos := f.b, f.nb, f.in, f.pos
 	for i, n := 0, nlit+ndist; i < n; {
-		x, err := f.huffSym(&f.hc)
-		if err != nil {
-			return err
+		if nb < 14 {
+			if pos+8 <= len(in) {
+				b |= binary.LittleEndian.Uint64(in[pos:]) << (nb & 63)
+				pos += int(63-nb) >> 3
+				nb |= 56
+			} else {
+				for nb < 14 && pos < len(in) {
+					b |= uint64(in[pos]) << (nb & 63)
+					pos++
+					nb += 8
+				}
+			}
 		}
+		chunk := f.hc.chunks[b&(huffmanNumChunks-1)]
+		cl := uint(chunk & huffmanCountMask)
+		if cl == 0 {
+			return CorruptInputError(pos)
+		}
+		if cl > nb {
+			return io.ErrUnexpectedEOF
+		}
+		b >>= cl
+		nb -= cl
+		x := int(chunk >> huffmanValueShift)
 		if x < 16 {
 			lens[i] = uint8(x)
+			if i < nlit {
+				litCount[x]++
+			} else {
+				distCount[x]++
+			}
 			i++
 			continue
 		}
 		// Repeat the previous length, or zero.
 		var rep int
-		var nb uint
-		var b uint8
+		var extra uint
+		var v uint8
 		switch x {
 		default:
 			return errInternal
 		case 16:
 			rep = 3
-			nb = 2
+			extra = 2
 			if i == 0 {
-				return CorruptInputError(f.pos)
+				return CorruptInputError(pos)
 			}
-			b = lens[i-1]
+			v = lens[i-1]
 		case 17:
 			rep = 3
-			nb = 3
+			extra = 3
 		case 18:
 			rep = 11
-			nb = 7
+			extra = 7
 		}
-		if err := f.refill(nb); err != nil {
-			return err
+		if extra > nb {
+			return io.ErrUnexpectedEOF
 		}
-		rep += int(f.b & (1<<nb - 1))
-		f.b >>= nb
-		f.nb -= nb
+		rep += int(b & (1<<extra - 1))
+		b >>= extra
+		nb -= extra
 		if i+rep > n {
-			return CorruptInputError(f.pos)
+			return CorruptInputError(pos)
 		}
+		lit := max(0, min(i+rep, nlit)-i)
+		litCount[v&(maxCodeLen-1)] += lit
+		distCount[v&(maxCodeLen-1)] += rep - lit
 		for range rep {
-			lens[i] = b
+			lens[i] = v
 			i++
 		}
 	}
+	f.b, f.nb, f.pos = b, nb, pos
 
 	n := nlit + ndist
 	if !f.tablesOK || nlit != f.nlit || ndist != f.ndist || !bytes.Equal(lens[:n], f.lens[:n]) {
 		f.tablesOK = false
-		if !f.h1.init(lens[:nlit]) || !f.h2.init(lens[nlit:n]) {
+		if !f.h1.init(lens[:nlit], &litCount) || !f.h2.init(lens[nlit:n], &distCount) {
 			return CorruptInputError(f.pos)
 		}
 		copy(f.lens[:n], lens[:n])
@@ -401,31 +434,4 @@ func (f *Reader) refill(n uint) error {
 		f.nb += 8
 	}
 	return nil
-}
-
-// huffSym reads the next symbol of code h.
-func (f *Reader) huffSym(h *huffmanDecoder) (int, error) {
-	// An empty code, or a degenerate one of a single symbol, has chunks of
-	// 0 for the sequences it does not define: the n == 0 check below.
-	n := uint(h.maxRead)
-	for {
-		if err := f.refill(n); err != nil {
-			return 0, err
-		}
-		chunk := h.chunks[f.b&(huffmanNumChunks-1)]
-		n = uint(chunk & huffmanCountMask)
-		if n > huffmanChunkBits {
-			chunk = h.links[chunk>>huffmanValueShift][uint32(f.b>>huffmanChunkBits)&h.linkMask]
-			n = uint(chunk & huffmanCountMask)
-		}
-		if n <= f.nb {
-			if n == 0 {
-				f.err = CorruptInputError(f.pos)
-				return 0, f.err
-			}
-			f.b >>= n
-			f.nb -= n
-			return int(chunk >> huffmanValueShift), nil
-		}
-	}
 }
