@@ -2,7 +2,6 @@ package export
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"io"
@@ -149,11 +148,11 @@ func (e *jw) time(t time.Time) {
 func (e *jw) base64(b []byte) {
 	e.out = append(e.out, '"')
 	for len(b) > base64Piece {
-		e.out = base64.StdEncoding.AppendEncode(e.out, b[:base64Piece])
+		e.out = appendBase64(e.out, b[:base64Piece])
 		b = b[base64Piece:]
 		e.spill()
 	}
-	e.out = base64.StdEncoding.AppendEncode(e.out, b)
+	e.out = appendBase64(e.out, b)
 	e.out = append(e.out, '"')
 	e.spill()
 }
