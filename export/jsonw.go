@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -242,65 +244,73 @@ const hexDigits = "0123456789abcdef"
 // escape <, > and & the way encoding/json does, so text stays readable.
 func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
-	start := 0
 	for i := 0; i < len(s); {
-		i += plainPrefix(s[i:])
-		if i == len(s) {
-			break
+		// Room for 8 bytes copied at once, or one escape (6 bytes).
+		if cap(b)-len(b) < 8 {
+			b = slices.Grow(b, len(s)-i+8)
+		}
+		if i+8 <= len(s) {
+			// Where one of the eight is not plain, the eight are stored
+			// whatever they are, and the output keeps those before it:
+			// no copy call for the few bytes between two quotes of JSON
+			// text.
+			x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+			special := notPlain(x)
+			if special == 0 {
+				// A run of plain text: found to its end, then copied
+				// in one piece.
+				j := i + 8
+				for j+8 <= len(s) && notPlain(binary.LittleEndian.Uint64([]byte(s[j:j+8]))) == 0 {
+					j += 8
+				}
+				b = append(b, s[i:j]...)
+				i = j
+				continue
+			}
+			n := len(b)
+			binary.LittleEndian.PutUint64(b[n:n+8], x)
+			k := bits.TrailingZeros64(special) >> 3
+			b = b[:n+k]
+			i += k
 		}
 		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			b = append(b, c) // one of the last seven bytes
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
 			b = appendEscape(b, c)
 			i++
-			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
+		case r == '\u2028' || r == '\u2029':
 			b = append(b, `\u202`...)
 			b = append(b, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
+		default:
+			b = append(b, s[i:i+size]...)
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
-// plainPrefix returns how many leading bytes of s are copied into a JSON
-// string as they are without a second look: ASCII from 0x20 to 0x7f other
-// than '"' and '\\'. Most payload text is such ASCII, so it looks at eight
-// bytes at a time. For a word x of eight bytes, with L = 0x0101...01 and
-// H = 0x8080...80, (v-L) &^ v & H is non-zero exactly when a byte of v is
-// zero, and (x-0x20*L) & H, for bytes under 0x80, when a byte is under 0x20.
-func plainPrefix(s string) int {
+// notPlain marks, in the high bit of each of its bytes, the bytes of the
+// eight in x (the first in the low byte) that cannot be copied into a
+// JSON string as they are: those under 0x20, over 0x7f, '"' and '\\'. The
+// lowest marked byte is exact (a borrow only runs upward from a marked
+// byte); with L = 0x0101...01 and H = 0x8080...80, (v-L) &^ v & H marks
+// a zero byte of v, and (x-0x20*L) & H, for bytes under 0x80, one under
+// 0x20.
+func notPlain(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
-		quote := x ^ (lo * '"')
-		backslash := x ^ (lo * '\\')
-		if (x|(x-lo*0x20)|(quote-lo)&^quote|(backslash-lo)&^backslash)&hi != 0 {
-			break // one of the eight is not plain; find which below
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			break
-		}
-	}
-	return i
+	quote := x ^ (lo * '"')
+	backslash := x ^ (lo * '\\')
+	return (x | (x - lo*0x20) | (quote-lo)&^quote | (backslash-lo)&^backslash) & hi
 }
 
 func appendEscape(b []byte, c byte) []byte {
