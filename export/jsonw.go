@@ -275,8 +275,14 @@ func appendQuoted(b []byte, s string) []byte {
 		}
 		c := s[i]
 		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
-			b = append(b, c) // one of the last seven bytes
-			i++
+			// Fewer than eight bytes left: those up to the next byte
+			// to escape, in one piece.
+			j := i + 1
+			for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j
 			continue
 		}
 		if c < utf8.RuneSelf {

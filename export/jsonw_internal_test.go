@@ -160,11 +160,12 @@ func TestQuotedPlainRuns(t *testing.T) {
 }
 
 // BenchmarkAppendQuoted: JSON text as traffic carries it (a quote every
-// few bytes), and plain prose.
+// few bytes), plain prose, and a word as the exports' fixed values are.
 func BenchmarkAppendQuoted(b *testing.B) {
 	for name, s := range map[string]string{
 		"json":  strings.Repeat(`{"type":"ticker","symbol":"BTC-USD","price":"43210.55","qty":7,"ts":1700000000123,"side":"buy"}`, 4),
 		"prose": strings.Repeat("the quick brown fox jumps over the lazy dog, again and again; ", 6),
+		"word":  "server",
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(s)))
