@@ -48,13 +48,21 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 	return sc, nil, sc.mu.Unlock, nil
 }
 
-// payloadOf reads a payload of sc into the reader's buffer, through the
-// reader's copy when sc ended (memos from open are not nil).
+// payloadOf reads a payload of sc, through the reader's copy when sc
+// ended (memos from open are not nil), into the reader's buffer otherwise.
+// What it returns is valid until the reader's next read.
 func (r *Reader) payloadOf(memos *blockMemos, ref payRef) ([]byte, error) {
+	var p []byte
+	var err error
 	if memos != nil && !r.interleaved {
-		return r.s.payloadCopied(r.payload[:0], ref, &r.copied)
+		p, err = r.s.payloadCopied(r.payload[:0], ref, &r.copied)
+	} else {
+		p, err = r.s.payload(r.payload[:0], ref)
 	}
-	return r.s.payload(r.payload[:0], ref)
+	if cap(p) > cap(r.payload) && !r.copied.holds(p) {
+		r.payload = p[:0] // it grew: keep the larger buffer
+	}
+	return p, err
 }
 
 // frameRec returns the record of frame i of sc, through memos when not
@@ -119,10 +127,9 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
-	if r.payload, err = r.payloadOf(memos, cut(pay, limit)); err != nil {
+	if r.frame.Payload, err = r.payloadOf(memos, cut(pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 	}
-	r.frame.Payload = r.payload
 	return &r.frame, nil
 }
 
@@ -218,10 +225,9 @@ func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	if limit == 0 {
 		return &r.message, nil
 	}
-	if r.payload, err = r.payloadOf(memos, cut(mr.pay, limit)); err != nil {
+	if r.message.Payload, err = r.payloadOf(memos, cut(mr.pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 	}
-	r.message.Payload = r.payload
 	if mr.pay.off == payLost && mr.pay.n > 0 {
 		// The spill file failed before the payload could be kept.
 		r.message.Truncated = true

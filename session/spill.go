@@ -707,41 +707,96 @@ func (s *spill) piece(off int64, n int) ([]byte, error) {
 }
 
 // readCopy is a reader's own copy of the bytes from what it read last to
-// the end of the extent or chunk that held them. Reading a connection that
-// ended in order, its next payloads are there, read without the spill's
-// lock: two goroutines rendering one long connection took that lock for
-// every payload, and passed it between their cores.
+// the end of the extent or chunk that held them, or of what it read from
+// the file. Reading a connection that ended in order, its next payloads
+// are there, read without the spill's lock: two goroutines rendering one
+// long connection took that lock for every payload, and passed it
+// between their cores.
 type readCopy struct {
 	start int64
 	data  []byte
 }
 
-// readCopied is readAt through rc, for bytes that no longer change (a
-// connection that ended: payloads are written once, and the bytes of
-// other streams a copy may hold are never read through it).
-func (s *spill) readCopied(dst []byte, off int64, n int, rc *readCopy) ([]byte, error) {
+// copyRead is the most a readCopy holds, and reads from the file at once.
+const copyRead = 64 << 10
+
+// holds reports whether p lies in rc's buffer.
+func (rc *readCopy) holds(p []byte) bool {
+	if cap(p) == 0 || cap(rc.data) == 0 {
+		return false
+	}
+	return &p[:cap(p)][cap(p)-1] == &rc.data[:cap(rc.data)][cap(rc.data)-1]
+}
+
+// readCopied returns the n bytes at off through rc, for bytes that no
+// longer change (a connection that ended: payloads are written once, and
+// the bytes of other streams a copy may hold are never read through it).
+// The bytes returned are rc's: valid until its next read. ok is false
+// when n is more than a copy holds; readAt reads those.
+//
+// Bytes not held in memory are read from the file straight into the copy,
+// not through the chunk cache: that was two copies of each payload byte
+// more, and a system call per 16 KiB, for bytes one reader reads once.
+func (s *spill) readCopied(off int64, n int, rc *readCopy) (p []byte, ok bool, err error) {
 	if off >= rc.start && off+int64(n) <= rc.start+int64(len(rc.data)) {
 		at := off - rc.start
-		return append(dst, rc.data[at:at+int64(n)]...), nil
+		return rc.data[at : at+int64(n)], true, nil
 	}
-	if n <= spillChunk {
-		s.mu.Lock()
-		err := s.readable(off, n)
-		var piece []byte
-		if err == nil {
-			piece, err = s.piece(off, n)
-		}
-		if err == nil && len(piece) >= n {
-			rc.start, rc.data = off, append(rc.data[:0], piece[:min(len(piece), spillChunk)]...)
-			s.mu.Unlock()
-			return append(dst, rc.data[:n]...), nil
+	if n > copyRead {
+		return nil, false, nil
+	}
+	s.mu.Lock()
+	if err := s.readable(off, n); err != nil {
+		s.mu.Unlock()
+		return nil, true, err
+	}
+	var piece []byte
+	if e := s.pages[off/spillPage]; e != nil {
+		piece, err = s.piece(off, n)
+	} else if c, cached := s.chunks[off/spillChunk]; cached {
+		s.chunkLRU.MoveToFront(c)
+		piece, err = s.piece(off, n)
+	} else {
+		// From the file: up to copyRead, and not into the pages held in
+		// memory (the file does not have their bytes yet). No extent is
+		// reserved below s.end while unlocked, so the range stays as it
+		// is.
+		end := min(off+copyRead, s.end)
+		for p := off / spillPage; p*spillPage < end; p++ {
+			if s.pages[p] != nil {
+				end = max(off, p*spillPage)
+				break
+			}
 		}
 		s.mu.Unlock()
-		if err != nil {
-			return dst, err
+		if end-off < int64(n) {
+			return nil, false, nil
 		}
+		if cap(rc.data) < copyRead {
+			rc.data = make([]byte, 0, copyRead)
+		}
+		rc.start, rc.data = off, rc.data[:end-off]
+		got, rerr := s.f.ReadAt(rc.data, off)
+		rc.data = rc.data[:got]
+		if got < n {
+			rc.data = rc.data[:0]
+			if rerr == nil || errors.Is(rerr, io.EOF) {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return nil, true, fmt.Errorf("reading the spill file %s: %w", s.path, rerr)
+		}
+		return rc.data[:n], true, nil
 	}
-	return s.readAt(dst, off, n)
+	if err == nil && len(piece) >= n {
+		rc.start, rc.data = off, append(rc.data[:0], piece[:min(len(piece), copyRead)]...)
+		s.mu.Unlock()
+		return rc.data[:n], true, nil
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, true, err
+	}
+	return nil, false, nil
 }
 
 // fetch reads the chunk holding off from the file, with mu released for

@@ -889,12 +889,17 @@ func (s *Store) payload(dst []byte, ref payRef) ([]byte, error) {
 }
 
 // payloadCopied is payload through a reader's copy, for a connection that
-// ended (see readCopy).
+// ended (see spill.readCopied): the bytes returned may be the copy's,
+// valid until its next read; dst is used only when they are not.
 func (s *Store) payloadCopied(dst []byte, ref payRef, rc *readCopy) ([]byte, error) {
 	if ref.n == 0 || ref.off == payLost {
 		return s.payload(dst, ref)
 	}
-	return s.sp.readCopied(dst, ref.off, int(ref.n), rc)
+	p, ok, err := s.sp.readCopied(ref.off, int(ref.n), rc)
+	if ok {
+		return p, err
+	}
+	return s.sp.readAt(dst, ref.off, int(ref.n))
 }
 
 func putInt32(b []byte, v int32) {
