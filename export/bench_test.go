@@ -147,3 +147,34 @@ func benchSession(b *testing.B) []session.ConnSource {
 	}
 	return conns
 }
+
+// BenchmarkJSONLongConnection writes one connection of 20,000 frames and
+// messages held in memory (JSON text like a market feed's, a server frame
+// and message each), as the long capture's connections are: the cost of
+// rendering, without reading the store.
+func BenchmarkJSONLongConnection(b *testing.B) {
+	const n = 20000
+	t0 := time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
+	c := &session.Conversation{Connection: decode.Connection{ID: "1", Client: "10.1.0.1:1040", Server: "10.0.0.1:80", State: decode.StateClosed, Opened: t0}}
+	var offset int64
+	for i := range n {
+		at := t0.Add(time.Duration(i) * 213 * time.Microsecond)
+		payload := []byte(`{"type":"ticker","product_id":"LTC-GBP","price":"13904.13","best_bid":"13877.47","best_ask":"13906.22","seq":` + string(rune('0'+i%10)) + `}`)
+		c.Frames = append(c.Frames, decode.Frame{From: decode.Server, Time: at, Offset: offset, Fin: true, Opcode: decode.OpText,
+			Length: uint64(len(payload)), HeaderLen: 2, Message: i, Payload: payload})
+		c.Messages = append(c.Messages, decode.Message{From: decode.Server, Time: at, LastTime: at, Opcode: decode.OpText,
+			Frames: []int{i}, WireSize: int64(len(payload) + 2), Size: int64(len(payload)), TextValid: true, Payload: payload})
+		offset += int64(len(payload) + 2)
+	}
+	c.Connection.FrameCount, c.Connection.MessageCount = n, n
+	size := len(writeJSON(b, export.Options{}, c))
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := export.NewJSONWriter(io.Discard, export.Options{})
+		if err := w.Write(c); err != nil {
+			b.Fatal(err)
+		}
+		w.Close()
+	}
+}
