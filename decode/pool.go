@@ -6,11 +6,12 @@ import "sync"
 // come next: an inflater holds its flate reader's history (32 KiB), its
 // Huffman tables and its input buffer, which a capture of thousands of
 // short compressed connections allocated and cleared for each direction
-// of each (a quarter of what reading it allocated; 4% of its time). Message buffers are not pooled: lending
-// the large buffers of earlier connections to small ones measured slower,
-// and took more memory. Give the same Pool to every decoder of a run
-// (Options.Pool); it is safe for concurrent use. A decoder hands its
-// inflaters back when it ends, after its last event.
+// of each (a quarter of what reading it allocated; 4% of its time).
+// Message buffers are not pooled: lending the large buffers of earlier
+// connections to small ones measured slower, and took more memory. Give
+// the same Pool to every decoder of a run (Options.Pool); it is safe for
+// concurrent use. A decoder hands its inflaters back when it ends, after
+// its last event.
 type Pool struct {
 	inflaters sync.Pool // of *inflater
 }

@@ -732,7 +732,8 @@ func (rc *readCopy) holds(p []byte) bool {
 // longer change (a connection that ended: payloads are written once, and
 // the bytes of other streams a copy may hold are never read through it).
 // The bytes returned are rc's: valid until its next read. ok is false
-// when n is more than a copy holds; readAt reads those.
+// when a copy cannot hold them (more than copyRead bytes, or bytes that
+// run into pages still held in memory); readAt reads those.
 //
 // Bytes not held in memory are read from the file straight into the copy,
 // not through the chunk cache: that was two copies of each payload byte
