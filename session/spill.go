@@ -789,7 +789,9 @@ func (s *spill) readCopied(off int64, n int, rc *readCopy) (p []byte, ok bool, e
 		return rc.data[:n], true, nil
 	}
 	if err == nil && len(piece) >= n {
-		rc.start, rc.data = off, append(rc.data[:0], piece[:min(len(piece), copyRead)]...)
+		// Copied under the lock, which the decoding goroutines take for
+		// their appends: no more than a chunk, unless the payload is more.
+		rc.start, rc.data = off, append(rc.data[:0], piece[:min(len(piece), max(n, spillChunk))]...)
 		s.mu.Unlock()
 		return rc.data[:n], true, nil
 	}
