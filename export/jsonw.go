@@ -274,11 +274,11 @@ func appendQuoted(b []byte, s string) []byte {
 			i += k
 		}
 		c := s[i]
-		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+		if plainByte(c) {
 			// Fewer than eight bytes left: those up to the next byte
 			// to escape, in one piece.
 			j := i + 1
-			for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			for j < len(s) && plainByte(s[j]) {
 				j++
 			}
 			b = append(b, s[i:j]...)
@@ -303,6 +303,12 @@ func appendQuoted(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// plainByte reports whether c goes into a JSON string as it is: ASCII from
+// 0x20 on, but for '"' and '\\'.
+func plainByte(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
 }
 
 // notPlain marks, in the high bit of each of its bytes, the bytes of the

@@ -731,14 +731,14 @@ func (rc *readCopy) holds(p []byte) bool {
 // readCopied returns the n bytes at off through rc, for bytes that no
 // longer change (a connection that ended: payloads are written once, and
 // the bytes of other streams a copy may hold are never read through it).
-// The bytes returned are rc's: valid until its next read. ok is false
-// when a copy cannot hold them (more than copyRead bytes, or bytes that
+// The bytes returned are rc's: valid until its next read. The second
+// result is false when a copy cannot hold them (more than copyRead bytes, or bytes that
 // run into pages still held in memory); readAt reads those.
 //
 // Bytes not held in memory are read from the file straight into the copy,
 // not through the chunk cache: that was two copies of each payload byte
 // more, and a system call per 16 KiB, for bytes one reader reads once.
-func (s *spill) readCopied(off int64, n int, rc *readCopy) (p []byte, ok bool, err error) {
+func (s *spill) readCopied(off int64, n int, rc *readCopy) ([]byte, bool, error) {
 	if off >= rc.start && off+int64(n) <= rc.start+int64(len(rc.data)) {
 		at := off - rc.start
 		return rc.data[at : at+int64(n)], true, nil
@@ -751,43 +751,10 @@ func (s *spill) readCopied(off int64, n int, rc *readCopy) (p []byte, ok bool, e
 		s.mu.Unlock()
 		return nil, true, err
 	}
-	var piece []byte
-	if e := s.pages[off/spillPage]; e != nil {
-		piece, err = s.piece(off, n)
-	} else if c, cached := s.chunks[off/spillChunk]; cached {
-		s.chunkLRU.MoveToFront(c)
-		piece, err = s.piece(off, n)
-	} else {
-		// From the file: up to copyRead, and not into the pages held in
-		// memory (the file does not have their bytes yet). No extent is
-		// reserved below s.end while unlocked, so the range stays as it
-		// is.
-		end := min(off+copyRead, s.end)
-		for p := off / spillPage; p*spillPage < end; p++ {
-			if s.pages[p] != nil {
-				end = max(off, p*spillPage)
-				break
-			}
-		}
-		s.mu.Unlock()
-		if end-off < int64(n) {
-			return nil, false, nil
-		}
-		if cap(rc.data) < copyRead {
-			rc.data = make([]byte, 0, copyRead)
-		}
-		rc.start, rc.data = off, rc.data[:end-off]
-		got, rerr := s.f.ReadAt(rc.data, off)
-		rc.data = rc.data[:got]
-		if got < n {
-			rc.data = rc.data[:0]
-			if rerr == nil || errors.Is(rerr, io.EOF) {
-				rerr = io.ErrUnexpectedEOF
-			}
-			return nil, true, fmt.Errorf("reading the spill file %s: %w", s.path, rerr)
-		}
-		return rc.data[:n], true, nil
+	if _, cached := s.chunks[off/spillChunk]; !cached && s.pages[off/spillPage] == nil {
+		return s.copyFromFile(off, n, rc)
 	}
+	piece, err := s.piece(off, n)
 	if err == nil && len(piece) >= n {
 		// Copied under the lock, which the decoding goroutines take for
 		// their appends: no more than a chunk, unless the payload is more.
@@ -800,6 +767,39 @@ func (s *spill) readCopied(off int64, n int, rc *readCopy) (p []byte, ok bool, e
 		return nil, true, err
 	}
 	return nil, false, nil
+}
+
+// copyFromFile is readCopied for bytes neither held in memory nor in a
+// cached chunk: it reads up to copyRead bytes from the file into rc, but
+// not into the pages held in memory (the file does not have their bytes
+// yet). The caller holds mu; copyFromFile releases it for the read. No
+// extent is reserved below s.end meanwhile, so the range stays as it is.
+func (s *spill) copyFromFile(off int64, n int, rc *readCopy) ([]byte, bool, error) {
+	end := min(off+copyRead, s.end)
+	for p := off / spillPage; p*spillPage < end; p++ {
+		if s.pages[p] != nil {
+			end = max(off, p*spillPage)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if end-off < int64(n) {
+		return nil, false, nil
+	}
+	if cap(rc.data) < copyRead {
+		rc.data = make([]byte, 0, copyRead)
+	}
+	rc.start, rc.data = off, rc.data[:end-off]
+	got, err := s.f.ReadAt(rc.data, off)
+	rc.data = rc.data[:got]
+	if got < n {
+		rc.data = rc.data[:0]
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, true, fmt.Errorf("reading the spill file %s: %w", s.path, err)
+	}
+	return rc.data[:n], true, nil
 }
 
 // fetch reads the chunk holding off from the file, with mu released for

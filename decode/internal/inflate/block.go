@@ -6,7 +6,6 @@
 package inflate
 
 import (
-	"encoding/binary"
 	"io"
 	"math/bits"
 )
@@ -31,7 +30,8 @@ func (f *Reader) huffmanBlock() {
 
 	// The bit buffer and the input position live in locals, which stay in
 	// registers where the fields would not, and go back to f on return.
-	// Each read of bits is refill written out (see Reader.refill).
+	// Bits are added 8 bytes at a time with load8, inlined here, and
+	// with refillBits in the input's last 8 bytes.
 	fnb, fb, dict := f.nb, f.b, &f.dict
 
 	switch f.stepState {
@@ -52,21 +52,13 @@ readLiteral:
 			n := uint(f.hl.maxRead)
 			for {
 				if fnb < n {
+					var ok bool
 					if pos+8 <= len(in) {
-						fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
-						pos += int(63-fnb) >> 3
-						fnb |= 56
-					} else {
-						for fnb < n {
-							if pos >= len(in) {
-								f.b, f.nb, f.pos = fb, fnb, pos
-								f.err = io.ErrUnexpectedEOF
-								return
-							}
-							fb |= uint64(in[pos]) << (fnb & 63)
-							pos++
-							fnb += 8
-						}
+						fb, fnb, pos = load8(fb, fnb, in, pos)
+					} else if fb, fnb, pos, ok = refillBits(fb, fnb, in, pos, n); !ok {
+						f.b, f.nb, f.pos = fb, fnb, pos
+						f.err = io.ErrUnexpectedEOF
+						return
 					}
 				}
 				chunk := f.hl.chunks[fb&(huffmanNumChunks-1)]
@@ -113,21 +105,13 @@ readLiteral:
 			length = int(val.length) + 3
 			n := uint(val.extra)
 			if fnb < n {
+				var ok bool
 				if pos+8 <= len(in) {
-					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
-					pos += int(63-fnb) >> 3
-					fnb |= 56
-				} else {
-					for fnb < n {
-						if pos >= len(in) {
-							f.b, f.nb, f.pos = fb, fnb, pos
-							f.err = io.ErrUnexpectedEOF
-							return
-						}
-						fb |= uint64(in[pos]) << (fnb & 63)
-						pos++
-						fnb += 8
-					}
+					fb, fnb, pos = load8(fb, fnb, in, pos)
+				} else if fb, fnb, pos, ok = refillBits(fb, fnb, in, pos, n); !ok {
+					f.b, f.nb, f.pos = fb, fnb, pos
+					f.err = io.ErrUnexpectedEOF
+					return
 				}
 			}
 			length += int(uint32(fb) & bitMask32[n])
@@ -142,21 +126,13 @@ readLiteral:
 		var dist uint32
 		if f.hd == nil {
 			if fnb < 5 {
+				var ok bool
 				if pos+8 <= len(in) {
-					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
-					pos += int(63-fnb) >> 3
-					fnb |= 56
-				} else {
-					for fnb < 5 {
-						if pos >= len(in) {
-							f.b, f.nb, f.pos = fb, fnb, pos
-							f.err = io.ErrUnexpectedEOF
-							return
-						}
-						fb |= uint64(in[pos]) << (fnb & 63)
-						pos++
-						fnb += 8
-					}
+					fb, fnb, pos = load8(fb, fnb, in, pos)
+				} else if fb, fnb, pos, ok = refillBits(fb, fnb, in, pos, 5); !ok {
+					f.b, f.nb, f.pos = fb, fnb, pos
+					f.err = io.ErrUnexpectedEOF
+					return
 				}
 			}
 			dist = uint32(bits.Reverse8(uint8(fb & 0x1F << 3)))
@@ -167,21 +143,13 @@ readLiteral:
 			n := uint(f.hd.maxRead)
 			for {
 				if fnb < n {
+					var ok bool
 					if pos+8 <= len(in) {
-						fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
-						pos += int(63-fnb) >> 3
-						fnb |= 56
-					} else {
-						for fnb < n {
-							if pos >= len(in) {
-								f.b, f.nb, f.pos = fb, fnb, pos
-								f.err = io.ErrUnexpectedEOF
-								return
-							}
-							fb |= uint64(in[pos]) << (fnb & 63)
-							pos++
-							fnb += 8
-						}
+						fb, fnb, pos = load8(fb, fnb, in, pos)
+					} else if fb, fnb, pos, ok = refillBits(fb, fnb, in, pos, n); !ok {
+						f.b, f.nb, f.pos = fb, fnb, pos
+						f.err = io.ErrUnexpectedEOF
+						return
 					}
 				}
 				chunk := f.hd.chunks[fb&(huffmanNumChunks-1)]
@@ -212,21 +180,13 @@ readLiteral:
 			// have 1 bit in bottom of dist, need nb more.
 			extra := (dist & 1) << (nb & 31)
 			if fnb < nb {
+				var ok bool
 				if pos+8 <= len(in) {
-					fb |= binary.LittleEndian.Uint64(in[pos:]) << (fnb & 63)
-					pos += int(63-fnb) >> 3
-					fnb |= 56
-				} else {
-					for fnb < nb {
-						if pos >= len(in) {
-							f.b, f.nb, f.pos = fb, fnb, pos
-							f.err = io.ErrUnexpectedEOF
-							return
-						}
-						fb |= uint64(in[pos]) << (fnb & 63)
-						pos++
-						fnb += 8
-					}
+					fb, fnb, pos = load8(fb, fnb, in, pos)
+				} else if fb, fnb, pos, ok = refillBits(fb, fnb, in, pos, nb); !ok {
+					f.b, f.nb, f.pos = fb, fnb, pos
+					f.err = io.ErrUnexpectedEOF
+					return
 				}
 			}
 			extra |= uint32(fb) & bitMask32[nb]

@@ -33,12 +33,11 @@ type huffmanDecoder struct {
 }
 
 // countLengths counts the codes of each length.
-func countLengths(lengths []uint8) *[maxCodeLen]int {
-	var count [maxCodeLen]int
+func countLengths(lengths []uint8) (count [maxCodeLen]int) {
 	for _, n := range lengths {
 		count[n&(maxCodeLen-1)]++
 	}
-	return &count
+	return count
 }
 
 // init builds the tables for a code of these lengths (RFC 1951 3.2.2);
@@ -186,6 +185,7 @@ var fixedHuffman = func() huffmanDecoder {
 		}
 	}
 	var h huffmanDecoder
-	h.init(lengths[:], countLengths(lengths[:]))
+	count := countLengths(lengths[:])
+	h.init(lengths[:], &count)
 	return h
 }()

@@ -235,7 +235,8 @@ func (f *Reader) readHuffman() error {
 	}
 	if !f.hcOK || f.codebits != f.hcLens {
 		f.hcOK = false
-		if !f.hc.init(f.codebits[:], countLengths(f.codebits[:])) {
+		count := countLengths(f.codebits[:])
+		if !f.hc.init(f.codebits[:], &count) {
 			return CorruptInputError(f.pos)
 		}
 		f.hcLens, f.hcOK = f.codebits, true
@@ -250,17 +251,9 @@ func (f *Reader) readHuffman() error {
 	b, nb, in, pos := f.b, f.nb, f.in, f.pos
 	for i, n := 0, nlit+ndist; i < n; {
 		if nb < 14 {
-			if pos+8 <= len(in) {
-				b |= binary.LittleEndian.Uint64(in[pos:]) << (nb & 63)
-				pos += int(63-nb) >> 3
-				nb |= 56
-			} else {
-				for nb < 14 && pos < len(in) {
-					b |= uint64(in[pos]) << (nb & 63)
-					pos++
-					nb += 8
-				}
-			}
+			// Short at the input's end is not an error yet: the symbol
+			// may be shorter (checked below).
+			b, nb, pos, _ = refillBits(b, nb, in, pos, 14)
 		}
 		chunk := f.hc.chunks[b&(huffmanNumChunks-1)]
 		cl := uint(chunk & huffmanCountMask)
@@ -411,27 +404,44 @@ func (f *Reader) finishBlock() {
 }
 
 // refill adds input to the bit buffer until it holds at least n bits (n
-// at most 56), or reports that the input ended first. Where 8 bytes are
-// left it loads them at once (as libdeflate does): the bits past what it
-// counts are the next input bytes, which the next load puts in the same
-// places again.
+// at most 56), or reports that the input ended first.
 func (f *Reader) refill(n uint) error {
 	if f.nb >= n {
 		return nil
 	}
-	if f.pos+8 <= len(f.in) {
-		f.b |= binary.LittleEndian.Uint64(f.in[f.pos:]) << (f.nb & 63)
-		f.pos += int(63-f.nb) >> 3
-		f.nb |= 56
-		return nil
-	}
-	for f.nb < n {
-		if f.pos >= len(f.in) {
-			return io.ErrUnexpectedEOF
-		}
-		f.b |= uint64(f.in[f.pos]) << (f.nb & 63)
-		f.pos++
-		f.nb += 8
+	var ok bool
+	if f.b, f.nb, f.pos, ok = refillBits(f.b, f.nb, f.in, f.pos, n); !ok {
+		return io.ErrUnexpectedEOF
 	}
 	return nil
+}
+
+// load8 loads the 8 bytes of in at pos into the bit buffer b of nb bits
+// (nb under 56), as libdeflate refills: it counts the whole bytes that
+// fit, and the bits past them are the next input bytes, which the next
+// load puts in the same places again. The caller makes sure 8 bytes are
+// left. It is inlined where the buffer is kept in locals (the block
+// loop), which refillBits is not.
+func load8(b uint64, nb uint, in []byte, pos int) (uint64, uint, int) {
+	return b | binary.LittleEndian.Uint64(in[pos:])<<(nb&63), nb | 56, pos + int(63-nb)>>3
+}
+
+// refillBits adds bytes of in from pos on to the bit buffer b of nb bits
+// until it holds at least n bits (n at most 56), and reports whether the
+// input had them: 8 at once where 8 are left (load8), one at a time in
+// the last 8.
+func refillBits(b uint64, nb uint, in []byte, pos int, n uint) (uint64, uint, int, bool) {
+	if pos+8 <= len(in) {
+		b, nb, pos = load8(b, nb, in, pos)
+		return b, nb, pos, true
+	}
+	for nb < n {
+		if pos >= len(in) {
+			return b, nb, pos, false
+		}
+		b |= uint64(in[pos]) << (nb & 63)
+		pos++
+		nb += 8
+	}
+	return b, nb, pos, true
 }
