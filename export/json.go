@@ -2,9 +2,11 @@ package export
 
 import (
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/wstap/wstap/decode"
@@ -303,25 +305,46 @@ func writeResponseJSON(e *jw, p *decode.Response, r Redaction, in string) {
 	o.end()
 }
 
+// writeFrameJSON writes a frame object on one line. Its members are
+// appended in one piece instead of through obj, whose call per member
+// (separator, name, value, a check for a full buffer) was half of the
+// rendering: a long capture's export is millions of frames and messages
+// (BenchmarkRenderFrame, BenchmarkRenderMessage).
 func writeFrameJSON(e *jw, f *decode.Frame, payload bool) {
-	o := o1(e)
-	o.str("from", sideName(f.From))
-	o.timeIf("time", f.Time)
-	o.int("offset", f.Offset)
-	o.bool("fin", f.Fin)
-	o.int("rsv", int64(f.Rsv))
-	o.int("opcode", int64(f.Opcode))
-	o.bool("masked", f.Masked)
+	b := append(e.out, `{"from": "`...)
+	b = append(b, sideName(f.From)...)
+	b = append(b, '"')
+	if !f.Time.IsZero() {
+		b = append(b, `, "time": `...)
+		b = e.appendTime(b, f.Time)
+	}
+	b = append(b, `, "offset": `...)
+	b = strconv.AppendInt(b, f.Offset, 10)
+	b = append(b, `, "fin": `...)
+	b = strconv.AppendBool(b, f.Fin)
+	b = append(b, `, "rsv": `...)
+	b = strconv.AppendInt(b, int64(f.Rsv), 10)
+	b = append(b, `, "opcode": `...)
+	b = strconv.AppendInt(b, int64(f.Opcode), 10)
 	if f.Masked {
-		o.key("mask_key").hex(f.MaskKey[:])
+		b = append(b, `, "masked": true, "mask_key": "`...)
+		b = hex.AppendEncode(b, f.MaskKey[:])
+		b = append(b, '"')
+	} else {
+		b = append(b, `, "masked": false`...)
 	}
-	o.key("length").uint(f.Length)
-	o.int("header_length", int64(f.HeaderLen))
-	o.int("message", int64(f.Message))
+	b = append(b, `, "length": `...)
+	b = strconv.AppendUint(b, f.Length, 10)
+	b = append(b, `, "header_length": `...)
+	b = strconv.AppendInt(b, int64(f.HeaderLen), 10)
+	b = append(b, `, "message": `...)
+	b = strconv.AppendInt(b, int64(f.Message), 10)
+	e.out = b
 	if payload && (len(f.Payload) > 0 || f.Message >= 0) {
-		o.key("payload_base64").base64(f.Payload)
+		e.raw(`, "payload_base64": `)
+		e.base64(f.Payload)
 	}
-	o.end()
+	e.raw("}")
 }
 
 // isText reports whether a message's payload is written as "text": a text
@@ -336,45 +359,70 @@ func writeMessageJSON(e *jw, m *decode.Message) {
 	o.end()
 }
 
-// messageFields writes the members of a message object.
+// messageFields writes the members of a message object, which must be
+// one on one line. As writeFrameJSON, it appends them in one piece.
 func messageFields(o *obj, m *decode.Message) {
-	o.str("from", sideName(m.From))
-	o.timeIf("time", m.Time)
-	o.timeIf("last_time", m.LastTime)
-	o.int("opcode", int64(m.Opcode))
-	o.bool("compressed", m.Compressed)
-	fr := o.key("frames")
-	fr.raw("[")
+	e := o.key("from")
+	b := append(e.out, '"')
+	b = append(b, sideName(m.From)...)
+	b = append(b, '"')
+	if !m.Time.IsZero() {
+		b = append(b, `, "time": `...)
+		b = e.appendTime(b, m.Time)
+	}
+	if !m.LastTime.IsZero() {
+		b = append(b, `, "last_time": `...)
+		b = e.appendTime(b, m.LastTime)
+	}
+	b = append(b, `, "opcode": `...)
+	b = strconv.AppendInt(b, int64(m.Opcode), 10)
+	b = append(b, `, "compressed": `...)
+	b = strconv.AppendBool(b, m.Compressed)
+	b = append(b, `, "frames": [`...)
 	for i, f := range m.Frames {
 		if i > 0 {
-			fr.raw(", ")
+			b = append(b, ", "...)
 		}
-		fr.int(int64(f))
+		b = strconv.AppendInt(b, int64(f), 10)
+		if len(b) >= spillSize {
+			// A message of a million fragments does not grow the
+			// buffer with its list.
+			e.out = b
+			e.writeOut()
+			b = e.out
+		}
 	}
-	fr.raw("]")
-	o.int("wire_size", m.WireSize)
-	o.int("size", m.Size)
+	b = append(b, `], "wire_size": `...)
+	b = strconv.AppendInt(b, m.WireSize, 10)
+	b = append(b, `, "size": `...)
+	b = strconv.AppendInt(b, m.Size, 10)
 	if m.Truncated {
-		o.bool("truncated", true)
+		b = append(b, `, "truncated": true`...)
 	}
 	if m.Raw {
-		o.bool("raw", true)
+		b = append(b, `, "raw": true`...)
 	}
 	if m.Opcode == decode.OpText || m.Opcode == decode.OpClose {
-		o.bool("text_valid", m.TextValid)
+		b = append(b, `, "text_valid": `...)
+		b = strconv.AppendBool(b, m.TextValid)
 	}
 	if c := m.Close; c != nil {
-		cl := o.key("close").object("")
+		b = append(b, `, "close": {`...)
 		if c.HasCode {
-			cl.int("code", int64(c.Code))
-			cl.str("reason", c.Reason)
+			b = append(b, `"code": `...)
+			b = strconv.AppendInt(b, int64(c.Code), 10)
+			b = append(b, `, "reason": `...)
+			b = appendQuoted(b, c.Reason)
 		}
-		cl.end()
+		b = append(b, '}')
 	}
+	e.out = b
 	if isText(m) {
-		o.key("text").strBytes(m.Payload)
+		e.raw(`, "text": `)
+		e.strBytes(m.Payload)
 	} else {
-		o.key("data_base64").base64(m.Payload)
+		e.raw(`, "data_base64": `)
+		e.base64(m.Payload)
 	}
 }
 

@@ -131,17 +131,24 @@ func (e *jw) epochSeconds(t time.Time) {
 
 // time writes t as a quoted timeLayout time.
 func (e *jw) time(t time.Time) {
+	e.out = e.appendTime(e.out, t)
+	e.spill()
+}
+
+// appendTime appends t to b as a quoted timeLayout time. Times come in
+// order and many share their second, so the text up to the second is kept
+// and reused.
+func (e *jw) appendTime(b []byte, t time.Time) []byte {
 	if sec := t.Unix(); sec != e.sec || e.secText == nil {
 		e.secText = appendTime(e.secText[:0], t)
 		e.secText = e.secText[:len(e.secText)-len(".000000Z")]
 		e.sec = sec
 	}
-	e.out = append(e.out, '"')
-	e.out = append(e.out, e.secText...)
-	e.out = append(e.out, '.')
-	e.out = appendDigits(e.out, t.Nanosecond()/1000, 6)
-	e.out = append(e.out, `Z"`...)
-	e.spill()
+	b = append(b, '"')
+	b = append(b, e.secText...)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, `Z"`...)
 }
 
 // base64 writes b as a quoted standard base64 string. A large payload is
