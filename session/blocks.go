@@ -218,6 +218,20 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int, memo *blockMemo)
 	return data[at : at+l.size], nil
 }
 
+// recordsFrom returns the bytes of the records from i to the end of i's
+// block, or to the last record (valid until the next call that touches
+// the store): a log read in order is read a block at a time.
+func (l *recordLog) recordsFrom(sp *spill, cache *blockCache, i int) ([]byte, error) {
+	b, err := l.record(sp, cache, i, nil)
+	if err != nil {
+		return nil, err
+	}
+	// b is a record of a block's bytes, which run on to the block's end
+	// (or, in the block being filled, to its last record).
+	end := min(blockRecords-i%blockRecords, l.n-i) * l.size
+	return b[:end:end], nil
+}
+
 // update rewrites record i with put, wherever the record is: in the block
 // being filled, in a block kept in memory, or in the spill file.
 func (l *recordLog) update(sp *spill, cache *blockCache, i int, put func(b []byte)) error {

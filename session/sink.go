@@ -92,6 +92,7 @@ func (f *Following) run(handle func(Item) error) {
 	}()
 	ctx := f.runCtx
 	next := 0
+	var batch []Item // the items of the log read in one go
 	reported := 0 // blocks of the log passed, as last told the store
 	lastFlush := time.Now()
 	dirty := false
@@ -107,21 +108,25 @@ func (f *Following) run(handle func(Item) error) {
 		changed := f.store.Changed()
 		finishing := ctx.Err() != nil
 		have := f.store.Items()
-		for ; next < have; next++ {
-			it, err := f.store.Item(next)
-			if err == nil {
-				err = handle(it)
-			}
-			if err != nil {
+		for next < have {
+			var err error
+			if batch, err = f.store.ItemsFrom(next, batch[:0]); err != nil {
 				f.err = err
 				return
 			}
-			if it.Kind == decode.EventClosed {
-				f.store.handled(it.Conn)
-			}
-			dirty = true
-			if next%256 == 0 && time.Since(lastFlush) >= flushEvery && !flush() {
-				return
+			for _, it := range batch {
+				if err := handle(it); err != nil {
+					f.err = err
+					return
+				}
+				if it.Kind == decode.EventClosed {
+					f.store.handled(it.Conn)
+				}
+				dirty = true
+				if next%256 == 0 && time.Since(lastFlush) >= flushEvery && !flush() {
+					return
+				}
+				next++
 			}
 		}
 		if next/blockRecords > reported {

@@ -588,16 +588,32 @@ func (s *Store) Items() int {
 
 // Item returns item i of the log.
 func (s *Store) Item(i int) (Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return Item{}, errSpillClosed
-	}
-	b, err := s.items.record(s.sp, s.cache, i, nil)
+	items, err := s.ItemsFrom(i, nil)
 	if err != nil {
 		return Item{}, err
 	}
-	return Item{Conn: ConnID(getInt32(b[0:])), Index: int(getInt32(b[4:])), Kind: decode.EventKind(b[8]), State: decode.State(b[9])}, nil
+	return items[0], nil
+}
+
+// ItemsFrom appends to dst the items of the log from i on, up to the end
+// of the block of records i is in, or of the log: a sink follows the log a
+// block at a time, taking the store's lock once for 1024 items, not for
+// each (a long capture logs millions, while the decoders take the same
+// lock to log more).
+func (s *Store) ItemsFrom(i int, dst []Item) ([]Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return dst, errSpillClosed
+	}
+	b, err := s.items.recordsFrom(s.sp, s.cache, i)
+	if err != nil {
+		return dst, err
+	}
+	for ; len(b) >= itemRecSize; b = b[itemRecSize:] {
+		dst = append(dst, Item{Conn: ConnID(getInt32(b[0:])), Index: int(getInt32(b[4:])), Kind: decode.EventKind(b[8]), State: decode.State(b[9])})
+	}
+	return dst, nil
 }
 
 // WaitItems blocks until the log has more than n items, the store is

@@ -325,6 +325,62 @@ func TestStoreLog(t *testing.T) {
 	}
 }
 
+// TestStoreItemsFrom reads a log of several blocks, some of them in the
+// spill file, a block at a time from any place, and compares it with
+// the items read one by one.
+func TestStoreItemsFrom(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
+	conversation(c, rand.New(rand.NewPCG(3, 3)), 3000)
+	n := s.Items()
+	if n < 3*blockRecords {
+		t.Fatalf("%d items, want more than three blocks", n)
+	}
+	for _, from := range []int{0, 1, blockRecords - 1, blockRecords, 2*blockRecords + 5, n - 1} {
+		var got []Item
+		for i := from; i < n; {
+			batch, err := s.ItemsFrom(i, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(batch) == 0 || len(batch) > blockRecords-i%blockRecords {
+				t.Fatalf("%d items from %d: not the rest of one block", len(batch), i)
+			}
+			got = append(got, batch...)
+			i += len(batch)
+		}
+		if len(got) != n-from {
+			t.Fatalf("from %d: %d items, want %d", from, len(got), n-from)
+		}
+		if from == 0 {
+			// The messages' items are in order, each once.
+			messages := 0
+			for _, it := range got {
+				if it.Kind == decode.EventMessage {
+					if it.Index != messages {
+						t.Fatalf("message item %d has index %d", messages, it.Index)
+					}
+					messages++
+				}
+			}
+			info, err := s.Info(0)
+			if err != nil || messages != info.MessageCount || got[0].Kind != decode.EventOpened {
+				t.Fatalf("%d message items of %d messages (%v), first %s", messages, info.MessageCount, err, got[0].Kind)
+			}
+		}
+		for k, it := range got {
+			want, err := s.Item(from + k)
+			if err != nil || it != want {
+				t.Fatalf("item %d: %+v, want %+v (%v)", from+k, it, want, err)
+			}
+		}
+	}
+	if _, err := s.ItemsFrom(n, nil); err == nil {
+		t.Error("no error reading past the log's end")
+	}
+}
+
 // TestStoreImportDerivesFramePayloads: an import gives frames without the
 // payload their message repeats; the store cuts it from the message.
 func TestStoreImportDerivesFramePayloads(t *testing.T) {
