@@ -93,7 +93,7 @@ func (f *Following) run(handle func(Item) error) {
 	ctx := f.runCtx
 	next := 0
 	var batch []Item // the items of the log read in one go
-	reported := 0 // blocks of the log passed, as last told the store
+	reported := 0    // blocks of the log passed, as last told the store
 	lastFlush := time.Now()
 	dirty := false
 	flush := func() bool {
