@@ -51,11 +51,11 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 // payloadOf reads a payload of sc, through the reader's copy when sc
 // ended (memos from open are not nil), into the reader's buffer otherwise.
 // What it returns is valid until the reader's next read.
-func (r *Reader) payloadOf(memos *blockMemos, ref payRef) ([]byte, error) {
+func (r *Reader) payloadOf(sc *storedConn, memos *blockMemos, ref payRef) ([]byte, error) {
 	var p []byte
 	var err error
 	if memos != nil && !r.interleaved {
-		p, err = r.s.payloadCopied(r.payload[:0], ref, &r.copied)
+		p, err = r.s.payloadCopied(r.payload[:0], sc, ref, &r.copied)
 	} else {
 		p, err = r.s.payload(r.payload[:0], ref)
 	}
@@ -127,7 +127,7 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 			return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 		}
 	}
-	if r.frame.Payload, err = r.payloadOf(memos, cut(pay, limit)); err != nil {
+	if r.frame.Payload, err = r.payloadOf(sc, memos, cut(pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: frame %d: %w", sc.meta.ID, i, err)
 	}
 	return &r.frame, nil
@@ -225,7 +225,7 @@ func (r *Reader) readMessage(id ConnID, i, limit int) (*decode.Message, error) {
 	if limit == 0 {
 		return &r.message, nil
 	}
-	if r.message.Payload, err = r.payloadOf(memos, cut(mr.pay, limit)); err != nil {
+	if r.message.Payload, err = r.payloadOf(sc, memos, cut(mr.pay, limit)); err != nil {
 		return nil, fmt.Errorf("connection %s: message %d: %w", sc.meta.ID, i, err)
 	}
 	if mr.pay.off == payLost && mr.pay.n > 0 {

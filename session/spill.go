@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -192,6 +193,24 @@ func (st *spillStream) wrote(off int64, n int) {
 		return
 	}
 	st.written = append(st.written, fileSpan{off, end})
+}
+
+// writtenEnd returns the end of the span of the file st wrote that holds
+// off, or the largest offset when st does not know (a store that keeps
+// every connection notes no spans). *at is where the search starts, and
+// is left where the span was found: a connection is read in order, and
+// its spans are noted in about the order of the file. The caller holds
+// spill.mu.
+func (st *spillStream) writtenEnd(off int64, at *int) int64 {
+	n := len(st.written)
+	for k := range n {
+		i := (*at + k) % n
+		if sp := st.written[i]; sp.start <= off && off < sp.end {
+			*at = i
+			return sp.end
+		}
+	}
+	return math.MaxInt64
 }
 
 // pageRound is n rounded up to whole pages: what reserve takes for n.
@@ -715,6 +734,9 @@ func (s *spill) piece(off int64, n int) ([]byte, error) {
 type readCopy struct {
 	start int64
 	data  []byte
+	// span is where in its stream's written spans the copy was found
+	// last: the next read is in the same one or the next.
+	span int
 }
 
 // copyRead is the most a readCopy holds, and reads from the file at once.
@@ -738,7 +760,7 @@ func (rc *readCopy) holds(p []byte) bool {
 // Bytes not held in memory are read from the file straight into the copy,
 // not through the chunk cache: that was two copies of each payload byte
 // more, and a system call per 16 KiB, for bytes one reader reads once.
-func (s *spill) readCopied(off int64, n int, rc *readCopy) ([]byte, bool, error) {
+func (s *spill) readCopied(off int64, n int, st *spillStream, rc *readCopy) ([]byte, bool, error) {
 	if off >= rc.start && off+int64(n) <= rc.start+int64(len(rc.data)) {
 		at := off - rc.start
 		return rc.data[at : at+int64(n)], true, nil
@@ -752,7 +774,7 @@ func (s *spill) readCopied(off int64, n int, rc *readCopy) ([]byte, bool, error)
 		return nil, true, err
 	}
 	if _, cached := s.chunks[off/spillChunk]; !cached && s.pages[off/spillPage] == nil {
-		return s.copyFromFile(off, n, rc)
+		return s.copyFromFile(off, n, st, rc)
 	}
 	piece, err := s.piece(off, n)
 	if err == nil && len(piece) >= n {
@@ -770,12 +792,14 @@ func (s *spill) readCopied(off int64, n int, rc *readCopy) ([]byte, bool, error)
 }
 
 // copyFromFile is readCopied for bytes neither held in memory nor in a
-// cached chunk: it reads up to copyRead bytes from the file into rc, but
-// not into the pages held in memory (the file does not have their bytes
-// yet). The caller holds mu; copyFromFile releases it for the read. No
+// cached chunk, of stream st: it reads up to copyRead bytes from the file
+// into rc, but not past what st wrote there (the next extent is another
+// stream's: with twenty connections recorded at once, half of what a copy
+// read was bytes it would never serve) nor into the pages held in memory
+// (the file does not have their bytes yet). The caller holds mu; copyFromFile releases it for the read. No
 // extent is reserved below s.end meanwhile, so the range stays as it is.
-func (s *spill) copyFromFile(off int64, n int, rc *readCopy) ([]byte, bool, error) {
-	end := min(off+copyRead, s.end)
+func (s *spill) copyFromFile(off int64, n int, st *spillStream, rc *readCopy) ([]byte, bool, error) {
+	end := min(off+copyRead, s.end, st.writtenEnd(off, &rc.span))
 	for p := off / spillPage; p*spillPage < end; p++ {
 		if s.pages[p] != nil {
 			end = max(off, p*spillPage)

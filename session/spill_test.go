@@ -347,8 +347,8 @@ func TestSpillConcurrent(t *testing.T) {
 
 // readThrough reads n bytes at off through rc, or with readAt when a copy
 // does not hold that many, as the store does.
-func readThrough(sp *spill, off int64, n int, rc *readCopy) ([]byte, error) {
-	p, ok, err := sp.readCopied(off, n, rc)
+func readThrough(sp *spill, off int64, n int, st *spillStream, rc *readCopy) ([]byte, error) {
+	p, ok, err := sp.readCopied(off, n, st, rc)
 	if ok {
 		return p, err
 	}
@@ -366,22 +366,24 @@ func TestSpillReadCopied(t *testing.T) {
 	}
 	defer sp.close()
 	type written struct {
-		off  int64
-		data []byte
+		off    int64
+		data   []byte
+		stream *spillStream
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
 	var ended []written
-	for st := range 3 {
-		var stream spillStream
+	var streams [3]spillStream
+	for st := range streams {
+		stream := &streams[st]
 		for i := range 400 {
 			b := bytes.Repeat([]byte{byte(st*100 + i%100)}, 1+rng.IntN(3000))
-			off, err := sp.append(&stream, b)
+			off, err := sp.append(stream, b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ended = append(ended, written{off, b})
+			ended = append(ended, written{off, b, stream})
 		}
-		if err := sp.flush(&stream); err != nil {
+		if err := sp.flush(stream); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -400,7 +402,7 @@ func TestSpillReadCopied(t *testing.T) {
 			// the copy.
 			w = ended[min(len(ended)-1, i%len(ended))]
 		}
-		got, err := readThrough(sp, w.off, len(w.data), &rc)
+		got, err := readThrough(sp, w.off, len(w.data), w.stream, &rc)
 		if err != nil || !bytes.Equal(got, w.data) {
 			t.Fatalf("read %d: %d bytes at %d read back wrong: %v", i, len(w.data), w.off, err)
 		}
@@ -426,7 +428,7 @@ func TestSpillReadCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc = readCopy{}
-	if got, err := readThrough(sp, off1, len(first), &rc); err != nil || !bytes.Equal(got, first) {
+	if got, err := readThrough(sp, off1, len(first), &ended2, &rc); err != nil || !bytes.Equal(got, first) {
 		t.Fatalf("reading the first payload: %v", err)
 	}
 	// Short streams of a page each: their extents take the recycled
@@ -440,7 +442,76 @@ func TestSpillReadCopied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, err := readThrough(sp, off2, len(second), &rc); err != nil || !bytes.Equal(got, second) {
+	if got, err := readThrough(sp, off2, len(second), &ended2, &rc); err != nil || !bytes.Equal(got, second) {
 		t.Fatalf("the second payload, from the copy, after its extent's buffer was used again: %v", err)
+	}
+}
+
+// TestSpillCopyStaysInStream: streams appended to in turn lie in the file
+// in interleaved extents; a reader's copy read from the file holds only
+// its own stream's bytes, so that reading one stream back in order does
+// not read the others'.
+func TestSpillCopyStaysInStream(t *testing.T) {
+	sp, err := newSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	sp.reclaim = true // streams note the spans they wrote
+	type written struct {
+		off  int64
+		data []byte
+	}
+	var streams [3]spillStream
+	var appended [3][]written
+	rng := rand.New(rand.NewPCG(5, 5))
+	// More than waits and stays recent in memory: the first half of each
+	// stream is read from the file.
+	for total := 0; total < 2*(writeBackBytes+recentBytes); {
+		for st := range streams {
+			b := make([]byte, 1+rng.IntN(3000))
+			for i := range b {
+				b[i] = byte(st*50 + rng.IntN(50))
+			}
+			off, err := sp.append(&streams[st], b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appended[st] = append(appended[st], written{off, b})
+			total += len(b)
+		}
+	}
+	for st := range streams {
+		if err := sp.flush(&streams[st]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for st := range streams {
+		var rc readCopy
+		copies := 0
+		for i, w := range appended[st] {
+			before := rc.start
+			got, err := readThrough(sp, w.off, len(w.data), &streams[st], &rc)
+			if err != nil || !bytes.Equal(got, w.data) {
+				t.Fatalf("stream %d, payload %d: %d bytes at %d read back wrong: %v", st, i, len(w.data), w.off, err)
+			}
+			if i >= len(appended[st])/2 || rc.start == before {
+				continue
+			}
+			copies++
+			// A new copy, from the file: within one span the stream wrote.
+			in := false
+			sp.mu.Lock()
+			for _, span := range streams[st].written {
+				in = in || span.start <= rc.start && rc.start+int64(len(rc.data)) <= span.end
+			}
+			sp.mu.Unlock()
+			if !in {
+				t.Fatalf("stream %d, payload %d: the copy of [%d, %d) runs out of the stream's spans", st, i, rc.start, rc.start+int64(len(rc.data)))
+			}
+		}
+		if copies == 0 {
+			t.Fatalf("stream %d: nothing was copied from the file", st)
+		}
 	}
 }

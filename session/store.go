@@ -907,11 +907,11 @@ func (s *Store) payload(dst []byte, ref payRef) ([]byte, error) {
 // payloadCopied is payload through a reader's copy, for a connection that
 // ended (see spill.readCopied): the bytes returned may be the copy's,
 // valid until its next read; dst is used only when they are not.
-func (s *Store) payloadCopied(dst []byte, ref payRef, rc *readCopy) ([]byte, error) {
+func (s *Store) payloadCopied(dst []byte, sc *storedConn, ref payRef, rc *readCopy) ([]byte, error) {
 	if ref.n == 0 || ref.off == payLost {
 		return s.payload(dst, ref)
 	}
-	p, ok, err := s.sp.readCopied(ref.off, int(ref.n), rc)
+	p, ok, err := s.sp.readCopied(ref.off, int(ref.n), &sc.stream, rc)
 	if ok {
 		return p, err
 	}
