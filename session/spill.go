@@ -734,9 +734,9 @@ func (s *spill) piece(off int64, n int) ([]byte, error) {
 type readCopy struct {
 	start int64
 	data  []byte
-	// span is where in its stream's written spans the copy was found
+	// spans are where in its streams' written spans the copy was found
 	// last: the next read is in the same one or the next.
-	span int
+	spans [2]int
 }
 
 // copyRead is the most a readCopy holds, and reads from the file at once.
@@ -750,17 +750,18 @@ func (rc *readCopy) holds(p []byte) bool {
 	return &p[:cap(p)][cap(p)-1] == &rc.data[:cap(rc.data)][cap(rc.data)-1]
 }
 
-// readCopied returns the n bytes at off through rc, for bytes that no
-// longer change (a connection that ended: payloads are written once, and
-// the bytes of other streams a copy may hold are never read through it).
-// The bytes returned are rc's: valid until its next read. The second
-// result is false when a copy cannot hold them (more than copyRead bytes, or bytes that
-// run into pages still held in memory); readAt reads those.
+// readCopied returns the n bytes at off, appended to one of the streams
+// sts, through rc, for bytes that no longer change (a connection that
+// ended: payloads are written once, and the bytes of other streams a copy
+// may hold are never read through it). The bytes returned are rc's: valid
+// until its next read. The second result is false when a copy cannot
+// hold them (more than copyRead bytes, or bytes that run into pages still
+// held in memory); readAt reads those.
 //
 // Bytes not held in memory are read from the file straight into the copy,
 // not through the chunk cache: that was two copies of each payload byte
 // more, and a system call per 16 KiB, for bytes one reader reads once.
-func (s *spill) readCopied(off int64, n int, st *spillStream, rc *readCopy) ([]byte, bool, error) {
+func (s *spill) readCopied(off int64, n int, sts [2]*spillStream, rc *readCopy) ([]byte, bool, error) {
 	if off >= rc.start && off+int64(n) <= rc.start+int64(len(rc.data)) {
 		at := off - rc.start
 		return rc.data[at : at+int64(n)], true, nil
@@ -774,7 +775,7 @@ func (s *spill) readCopied(off int64, n int, st *spillStream, rc *readCopy) ([]b
 		return nil, true, err
 	}
 	if _, cached := s.chunks[off/spillChunk]; !cached && s.pages[off/spillPage] == nil {
-		return s.copyFromFile(off, n, st, rc)
+		return s.copyFromFile(off, n, sts, rc)
 	}
 	piece, err := s.piece(off, n)
 	if err == nil && len(piece) >= n {
@@ -792,14 +793,20 @@ func (s *spill) readCopied(off int64, n int, st *spillStream, rc *readCopy) ([]b
 }
 
 // copyFromFile is readCopied for bytes neither held in memory nor in a
-// cached chunk, of stream st: it reads up to copyRead bytes from the file
-// into rc, but not past what st wrote there (the next extent is another
+// cached chunk, of one of the streams sts (those of one connection; nil
+// for none): it reads up to copyRead bytes from the file into rc, but not
+// past what that stream wrote there (the next extent is another
 // stream's: with twenty connections recorded at once, half of what a copy
 // read was bytes it would never serve) nor into the pages held in memory
 // (the file does not have their bytes yet). The caller holds mu; copyFromFile releases it for the read. No
 // extent is reserved below s.end meanwhile, so the range stays as it is.
-func (s *spill) copyFromFile(off int64, n int, st *spillStream, rc *readCopy) ([]byte, bool, error) {
-	end := min(off+copyRead, s.end, st.writtenEnd(off, &rc.span))
+func (s *spill) copyFromFile(off int64, n int, sts [2]*spillStream, rc *readCopy) ([]byte, bool, error) {
+	end := min(off+copyRead, s.end)
+	for i, st := range sts {
+		if st != nil {
+			end = min(end, st.writtenEnd(off, &rc.spans[i]))
+		}
+	}
 	for p := off / spillPage; p*spillPage < end; p++ {
 		if s.pages[p] != nil {
 			end = max(off, p*spillPage)

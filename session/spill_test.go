@@ -348,7 +348,7 @@ func TestSpillConcurrent(t *testing.T) {
 // readThrough reads n bytes at off through rc, or with readAt when a copy
 // does not hold that many, as the store does.
 func readThrough(sp *spill, off int64, n int, st *spillStream, rc *readCopy) ([]byte, error) {
-	p, ok, err := sp.readCopied(off, n, st, rc)
+	p, ok, err := sp.readCopied(off, n, [2]*spillStream{st}, rc)
 	if ok {
 		return p, err
 	}
