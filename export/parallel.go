@@ -16,16 +16,21 @@ import (
 // such connections (1.2 GB) took 2.2 s alone, half of the whole run.
 const (
 	// parallelRun is how many elements one goroutine renders at a time.
-	parallelRun = 512
+	// Each goroutine reads payloads through a copy of up to 64 KiB of
+	// the spill file (see session), and a run's last copy reads into the
+	// payloads of the next run, which another goroutine reads again:
+	// with runs of 512 the long capture shape read 315 MB of its 480
+	// twice. Runs of 2048 make that a quarter.
+	parallelRun = 2048
 	// parallelFrom is the length from which a list is rendered in
 	// parallel: a shorter one is not worth the goroutines.
-	parallelFrom = 4 * parallelRun
+	parallelFrom = 2048
 	// runBlocks bounds what a run rendered ahead of its turn holds, in
-	// blocks of about spillSize (1 MiB): its goroutine then waits until
-	// the run's turn comes. Memory stays bounded whatever the elements'
-	// size (a run of 64 MiB messages), at the cost of parallelism only
-	// for such runs.
-	runBlocks = 16
+	// blocks of at least spillSize (64 KiB; 2048 frames are about 500
+	// KB): its goroutine then waits until the run's turn comes. Memory
+	// stays bounded whatever the elements' size (a run of 64 MiB
+	// messages), at the cost of parallelism only for such runs.
+	runBlocks = 64
 )
 
 // itemWriter writes element i of a list on e, and returns the first error

@@ -93,7 +93,7 @@ func longSocket(t *testing.T, n int) (*session.Store, session.ConnSource) {
 // rendered on several goroutines gives the same JSON and HAR, byte for
 // byte, as on one, read from the store and from memory.
 func TestLongListsInParallel(t *testing.T) {
-	st, src := longSocket(t, 6000)
+	st, src := longSocket(t, 12000) // several runs of parallelRun for each goroutine
 	whole, err := st.Conversation(0)
 	if err != nil {
 		t.Fatal(err)

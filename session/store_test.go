@@ -325,6 +325,52 @@ func TestStoreLog(t *testing.T) {
 	}
 }
 
+// TestStoreCompressedFramesApart: the payloads of a compressed message's
+// frames, and only those, go to the connection's second stream; what is
+// read back is what was emitted either way.
+func TestStoreCompressedFramesApart(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
+	at := t0
+	c.Feed(decode.Client, at, []byte(upgrade))
+	c.Feed(decode.Server, at, []byte(accepted))
+	whole := compress([]byte(strings.Repeat("compressed and whole ", 20)))
+	parts := compress([]byte(strings.Repeat("compressed in fragments ", 20)))
+	c.Feed(decode.Server, at, frame(decode.OpText, true, 4, nil, whole))
+	c.Feed(decode.Client, at, frame(decode.OpText, true, 0, &testKey, []byte("plain")))
+	c.Feed(decode.Server, at, frame(decode.OpBinary, false, 4, nil, parts[:5]))
+	c.Feed(decode.Server, at, frame(decode.OpPing, true, 0, nil, []byte("ping between")))
+	c.Feed(decode.Server, at, frame(decode.OpContinuation, true, 0, nil, parts[5:]))
+	c.Feed(decode.Client, at, frame(decode.OpText, true, 0, &testKey, []byte("plain again")))
+	c.End(at)
+	sc, err := s.conn(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len(whole) + len(parts)); sc.wire.appended != want {
+		t.Errorf("second stream: %d bytes, want the compressed frames' %d", sc.wire.appended, want)
+	}
+	want := obs.conns["1"]
+	if len(want.Messages) != 5 || !want.Messages[0].Compressed || !want.Messages[3].Compressed {
+		t.Fatalf("decoded %d messages, not the ones sent", len(want.Messages))
+	}
+	r := s.NewReader()
+	for i := range want.Frames {
+		f, err := r.Frame(0, i)
+		if err != nil || !bytes.Equal(f.Payload, want.Frames[i].Payload) {
+			t.Errorf("frame %d: %q, want %q (%v)", i, f.Payload, want.Frames[i].Payload, err)
+		}
+	}
+	for i := range want.Messages {
+		m, err := r.Message(0, i)
+		if err != nil || !bytes.Equal(m.Payload, want.Messages[i].Payload) {
+			t.Errorf("message %d: %q, want %q (%v)", i, m.Payload, want.Messages[i].Payload, err)
+		}
+	}
+}
+
 // TestStoreItemsFrom reads a log of several blocks, some of them in the
 // spill file, a block at a time from any place, and compares it with
 // the items read one by one.
