@@ -158,6 +158,10 @@ func (l *recordLog) seal(sp *spill) {
 type blockMemo struct {
 	key  blockKey
 	data []byte
+	// own is the memo's own buffer, which blocks not in the shared cache
+	// are read into: a long connection's export read thousands of blocks
+	// of 48 KiB into fresh memory, each zeroed first and then collected.
+	own []byte
 }
 
 // forFrames, forMessages and forLists return the memo of one log, nil
@@ -207,6 +211,17 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int, memo *blockMemo)
 			n = (l.n % blockRecords) * l.size // a sealed last block
 		}
 		var err error
+		if memo != nil {
+			// A reader going through a connection that ended: the
+			// block is its alone (another reader takes other runs of
+			// records), and is not put in the cache.
+			if data, err = sp.readWhole(memo.own[:0], l.spilled[blk], n); err != nil {
+				return nil, fmt.Errorf("reading back block %d of records: %w", blk, err)
+			}
+			memo.own = data
+			memo.key, memo.data = key, data
+			return data[at : at+l.size], nil
+		}
 		if data, err = sp.readWhole(make([]byte, 0, n), l.spilled[blk], n); err != nil {
 			return nil, fmt.Errorf("reading back block %d of records: %w", blk, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -286,6 +287,39 @@ func TestStoreRandomAccess(t *testing.T) {
 		if err != nil || !bytes.Equal(fp.Payload, wantP) || fp.Length != want.Frames[fi].Length {
 			t.Fatalf("prefix %d of frame %d: %q, want %q (%v)", n, fi, fp.Payload, wantP, err)
 		}
+	}
+}
+
+// TestReaderReusesBlocks: a reader going through a connection that ended
+// reads its blocks of records into buffers of its own, not into fresh
+// memory for each block.
+func TestReaderReusesBlocks(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
+	conversation(c, rand.New(rand.NewPCG(4, 4)), 6000)
+	c.End(t0.Add(time.Hour))
+	info, err := s.Info(0)
+	if err != nil || !info.Ended {
+		t.Fatalf("connection not ended: %v", err)
+	}
+	blocks := (info.FrameCount + info.MessageCount) / blockRecords
+	r := s.NewReader()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range info.FrameCount {
+		if _, err := r.FramePrefix(0, i, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range info.MessageCount {
+		if _, err := r.MessageHead(0, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n >= uint64(blocks) {
+		t.Errorf("%d allocations reading %d blocks of records in order", n, blocks)
 	}
 }
 
