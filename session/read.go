@@ -42,6 +42,9 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 		return nil, nil, nil, err
 	}
 	if sc.frozen.Load() {
+		r.memos.frames.private = !r.interleaved
+		r.memos.messages.private = !r.interleaved
+		r.memos.lists.private = !r.interleaved
 		return sc, &r.memos, func() {}, nil
 	}
 	sc.mu.Lock()

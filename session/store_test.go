@@ -323,6 +323,52 @@ func TestReaderReusesBlocks(t *testing.T) {
 	}
 }
 
+// TestInterleavedReaderUsesCache: a reader that goes from connection to
+// connection (a sink replaying the log) puts the blocks it reads in the
+// shared cache, where it finds them when it comes back; one going
+// through a connection in order reads them into its own buffer and
+// leaves the cache to others.
+func TestInterleavedReaderUsesCache(t *testing.T) {
+	s := testStore(t)
+	tap := NewTap(s, TapOptions{})
+	for i := range 2 {
+		c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
+		conversation(c, rand.New(rand.NewPCG(uint64(i), 6)), 4000)
+		c.End(t0.Add(time.Hour))
+	}
+	cached := func() int {
+		s.cache.mu.Lock()
+		defer s.cache.mu.Unlock()
+		return len(s.cache.items)
+	}
+	before := cached()
+	inOrder := s.NewReader()
+	info, err := s.Info(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range info.MessageCount {
+		if _, err := inOrder.MessageHead(0, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cached(); n != before {
+		t.Errorf("a reader in order put %d blocks in the cache", n-before)
+	}
+	interleaved := s.NewReader()
+	interleaved.interleaved = true
+	for i := range info.MessageCount {
+		for id := range ConnID(2) {
+			if _, err := interleaved.MessageHead(id, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if blocks := info.MessageCount / blockRecords; cached()-before < 2*blocks {
+		t.Errorf("an interleaved reader left %d blocks in the cache, want the %d full blocks of messages it read", cached()-before, 2*blocks)
+	}
+}
+
 // TestStoreLog: the log says what happened in order, with the state at
 // the time, and wakes who waits for it.
 func TestStoreLog(t *testing.T) {
