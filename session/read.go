@@ -19,6 +19,9 @@ type Reader struct {
 	// connection (a sink replaying the log): a copy of the chunk around
 	// one payload would not serve the next, and copying it only costs.
 	interleaved bool
+	// copies are an interleaved reader's copies for long connections,
+	// one each (see copyFor).
+	copies map[*storedConn]*readCopy
 	frame       decode.Frame
 	message     decode.Message
 	payload     []byte
@@ -52,20 +55,63 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 }
 
 // payloadOf reads a payload of sc, through the reader's copy when sc
-// ended (memos from open are not nil), into the reader's buffer otherwise.
-// What it returns is valid until the reader's next read.
+// ended (memos from open are not nil) or through its copy for sc when it
+// is interleaved and sc long (copyFor), into the reader's buffer
+// otherwise. What it returns is valid until the reader's next read.
 func (r *Reader) payloadOf(sc *storedConn, memos *blockMemos, ref payRef) ([]byte, error) {
 	var p []byte
 	var err error
-	if memos != nil && !r.interleaved {
-		p, err = r.s.payloadCopied(r.payload[:0], sc, ref, &r.copied)
+	var rc *readCopy
+	switch {
+	case r.interleaved:
+		rc = r.copyFor(sc)
+	case memos != nil:
+		rc = &r.copied
+	}
+	if rc != nil {
+		p, err = r.s.payloadCopied(r.payload[:0], sc, ref, rc)
 	} else {
 		p, err = r.s.payload(r.payload[:0], ref)
 	}
-	if cap(p) > cap(r.payload) && !r.copied.holds(p) {
+	if cap(p) > cap(r.payload) && (rc == nil || !rc.holds(p)) {
 		r.payload = p[:0] // it grew: keep the larger buffer
 	}
 	return p, err
+}
+
+// interleavedCopies bounds the copies of an interleaved reader: 2 MiB.
+const interleavedCopies = 32
+
+// copyFor returns the interleaved reader's copy for connection sc, or nil
+// when it reads sc without one. A reader replaying the log goes from
+// connection to connection; for short ones a copy of the bytes around a
+// payload would not serve the next read and only cost, but the payloads
+// of a long one (past longStream) follow each other, and read through the
+// spill's lock and its chunk cache they were two thirds of the replay's
+// reading. Bytes once appended never change, so a copy stays good while
+// the connection goes on (its lock is held to read what is being
+// appended, see Reader.open).
+func (r *Reader) copyFor(sc *storedConn) *readCopy {
+	if sc.stream.appended < longStream {
+		return nil
+	}
+	if rc := r.copies[sc]; rc != nil {
+		return rc
+	}
+	if r.copies == nil {
+		r.copies = map[*storedConn]*readCopy{}
+	}
+	rc := &readCopy{}
+	if len(r.copies) >= interleavedCopies {
+		for old, oc := range r.copies { // any one: its buffer is taken over
+			delete(r.copies, old)
+			rc = oc
+			*rc = readCopy{data: rc.data[:0]}
+			break
+		}
+	}
+	r.copies[sc] = rc
+	return rc
 }
 
 // frameRec returns the record of frame i of sc, through memos when not

@@ -369,6 +369,62 @@ func TestInterleavedReaderUsesCache(t *testing.T) {
 	}
 }
 
+// TestInterleavedReaderLongConnections: a reader going from connection to
+// connection reads the payloads of long ones through a copy each, while
+// they are still being recorded and after they ended, and gets what was
+// emitted.
+func TestInterleavedReaderLongConnections(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	conns := []*Conn{
+		tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}),
+		tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"}),
+	}
+	for _, c := range conns {
+		c.Feed(decode.Client, t0, []byte(upgrade))
+		c.Feed(decode.Server, t0, []byte(accepted))
+	}
+	r := s.NewReader()
+	r.interleaved = true
+	rng := rand.New(rand.NewPCG(8, 8))
+	check := func(id ConnID, i int) {
+		t.Helper()
+		m, err := r.Message(id, i)
+		want := obs.conns[fmt.Sprint(id+1)].Messages[i].Payload
+		if err != nil || !bytes.Equal(m.Payload, want) {
+			t.Fatalf("connection %d, message %d: %d bytes, want %d (%v)", id, i, len(m.Payload), len(want), err)
+		}
+	}
+	// 8 KiB or less each: past longStream, and past what waits in memory
+	// to be written, so that the first are read from the file.
+	const messages = 4000
+	for i := range messages {
+		for id, c := range conns {
+			p := make([]byte, 1+rng.IntN(8<<10))
+			for j := range p {
+				p[j] = byte(i*7 + j*13 + id)
+			}
+			c.Feed(decode.Server, t0, frame(decode.OpBinary, true, 0, nil, p))
+			if i > 0 {
+				check(ConnID(id), rng.IntN(i)) // anywhere in what was recorded
+				check(ConnID(id), i-1)
+			}
+		}
+	}
+	if len(r.copies) != 2 || s.sp.writes == 0 {
+		t.Fatalf("%d copies for two long connections, %d writes to the spill file", len(r.copies), s.sp.writes)
+	}
+	for _, c := range conns {
+		c.End(t0)
+	}
+	for i := range messages {
+		for id := range conns {
+			check(ConnID(id), i)
+		}
+	}
+}
+
 // TestStoreLog: the log says what happened in order, with the state at
 // the time, and wakes who waits for it.
 func TestStoreLog(t *testing.T) {
