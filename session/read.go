@@ -21,12 +21,12 @@ type Reader struct {
 	interleaved bool
 	// copies are an interleaved reader's copies for long connections,
 	// one each (see copyFor).
-	copies map[*storedConn]*readCopy
-	frame       decode.Frame
-	message     decode.Message
-	payload     []byte
-	frames      []int
-	close       decode.Close
+	copies  map[*storedConn]*readCopy
+	frame   decode.Frame
+	message decode.Message
+	payload []byte
+	frames  []int
+	close   decode.Close
 }
 
 // NewReader returns a reader of s.
