@@ -68,9 +68,21 @@ func (r *Reader) payloadOf(sc *storedConn, memos *blockMemos, ref payRef) ([]byt
 	case memos != nil:
 		rc = &r.copied
 	}
-	if rc != nil {
+	var current bool
+	if rc == nil && memos == nil && ref.off >= 0 && ref.n > 0 {
+		// A connection going on, whose lock open took: what it appended
+		// lately is read from its streams' current extents without the
+		// spill's lock, which the replay of the log following close
+		// behind the decoding took for every payload.
+		if p, current = sc.stream.readCurrent(r.payload[:0], ref.off, int(ref.n)); !current {
+			p, current = sc.wire.readCurrent(r.payload[:0], ref.off, int(ref.n))
+		}
+	}
+	switch {
+	case current:
+	case rc != nil:
 		p, err = r.s.payloadCopied(r.payload[:0], sc, ref, rc)
-	} else {
+	default:
 		p, err = r.s.payload(r.payload[:0], ref)
 	}
 	if cap(p) > cap(r.payload) && (rc == nil || !rc.holds(p)) {

@@ -213,6 +213,19 @@ func (st *spillStream) writtenEnd(off int64, at *int) int64 {
 	return math.MaxInt64
 }
 
+// readCurrent appends the n bytes at off to dst when they lie in st's
+// current extent, which belongs to st's owner: the caller holds the
+// owner's lock, and reads them without the spill's. It reports whether
+// they did.
+func (st *spillStream) readCurrent(dst []byte, off int64, n int) ([]byte, bool) {
+	e := st.cur
+	if e == nil || off < e.start || off+int64(n) > e.start+int64(len(e.data)) {
+		return dst, false
+	}
+	at := off - e.start
+	return append(dst, e.data[at:at+int64(n)]...), true
+}
+
 // pageRound is n rounded up to whole pages: what reserve takes for n.
 func pageRound(n int) int64 {
 	return int64((n + spillPage - 1) / spillPage * spillPage)

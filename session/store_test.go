@@ -425,6 +425,50 @@ func TestInterleavedReaderLongConnections(t *testing.T) {
 	}
 }
 
+// TestReadWhileRecording reads each frame and message of a connection
+// going on as soon as it is recorded, as the replay of the log following
+// close behind does: from the current extents of both of its streams
+// (compressed frames' payloads in the second), then from older ones.
+func TestReadWhileRecording(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
+	c.Feed(decode.Client, t0, []byte(upgrade))
+	c.Feed(decode.Server, t0, []byte(accepted))
+	r := s.NewReader()
+	r.interleaved = true
+	rng := rand.New(rand.NewPCG(2, 2))
+	check := func() {
+		t.Helper()
+		want := obs.conns["1"]
+		fi, mi := len(want.Frames)-1, len(want.Messages)-1
+		f, err := r.Frame(0, fi)
+		if err != nil || !bytes.Equal(f.Payload, want.Frames[fi].Payload) {
+			t.Fatalf("frame %d: %q, want %q (%v)", fi, f.Payload, want.Frames[fi].Payload, err)
+		}
+		m, err := r.Message(0, mi)
+		if err != nil || !bytes.Equal(m.Payload, want.Messages[mi].Payload) {
+			t.Fatalf("message %d: %q, want %q (%v)", mi, m.Payload, want.Messages[mi].Payload, err)
+		}
+		if old := rng.IntN(mi + 1); true {
+			m, err := r.Message(0, old)
+			if err != nil || !bytes.Equal(m.Payload, want.Messages[old].Payload) {
+				t.Fatalf("message %d, read later: %v", old, err)
+			}
+		}
+	}
+	for i := range 2000 {
+		p := []byte(strings.Repeat(fmt.Sprintf("message %d ", i), 1+rng.IntN(40)))
+		if i%3 == 0 {
+			c.Feed(decode.Server, t0, frame(decode.OpText, true, 4, nil, compress(p)))
+		} else {
+			c.Feed(decode.Client, t0, frame(decode.OpText, true, 0, &testKey, p))
+		}
+		check()
+	}
+}
+
 // TestStoreLog: the log says what happened in order, with the state at
 // the time, and wakes who waits for it.
 func TestStoreLog(t *testing.T) {
