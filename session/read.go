@@ -57,7 +57,8 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 // payloadOf reads a payload of sc, through the reader's copy when sc
 // ended (memos from open are not nil) or through its copy for sc when it
 // is interleaved and sc long (copyFor), into the reader's buffer
-// otherwise. What it returns is valid until the reader's next read.
+// otherwise: from sc's current extents when there, else through the
+// spill. What it returns is valid until the reader's next read.
 func (r *Reader) payloadOf(sc *storedConn, memos *blockMemos, ref payRef) ([]byte, error) {
 	var p []byte
 	var err error
@@ -68,22 +69,20 @@ func (r *Reader) payloadOf(sc *storedConn, memos *blockMemos, ref payRef) ([]byt
 	case memos != nil:
 		rc = &r.copied
 	}
-	var current bool
-	if rc == nil && memos == nil && ref.off >= 0 && ref.n > 0 {
-		// A connection going on, whose lock open took: what it appended
-		// lately is read from its streams' current extents without the
-		// spill's lock, which the replay of the log following close
-		// behind the decoding took for every payload.
-		if p, current = sc.stream.readCurrent(r.payload[:0], ref.off, int(ref.n)); !current {
-			p, current = sc.wire.readCurrent(r.payload[:0], ref.off, int(ref.n))
-		}
-	}
-	switch {
-	case current:
-	case rc != nil:
+	if rc != nil {
 		p, err = r.s.payloadCopied(r.payload[:0], sc, ref, rc)
-	default:
-		p, err = r.s.payload(r.payload[:0], ref)
+	} else {
+		current := false
+		if memos == nil {
+			// A connection going on, whose lock open took: what it
+			// appended lately is read without the spill's lock, which
+			// the replay of the log following close behind the
+			// decoding took for every payload.
+			p, current = sc.readCurrent(r.payload[:0], ref)
+		}
+		if !current {
+			p, err = r.s.payload(r.payload[:0], ref)
+		}
 	}
 	if cap(p) > cap(r.payload) && (rc == nil || !rc.holds(p)) {
 		r.payload = p[:0] // it grew: keep the larger buffer

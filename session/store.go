@@ -478,6 +478,19 @@ func (sc *storedConn) frameCompressed(f *decode.Frame) bool {
 	return sc.compressed[side]
 }
 
+// readCurrent appends payload ref to dst when it lies in the current
+// extent of one of sc's streams, and reports whether it did; the caller
+// holds sc.mu, which guards those extents (see spillStream.readCurrent).
+func (sc *storedConn) readCurrent(dst []byte, ref payRef) ([]byte, bool) {
+	if ref.off < 0 || ref.n == 0 {
+		return dst, false
+	}
+	if p, ok := sc.stream.readCurrent(dst, ref.off, int(ref.n)); ok {
+		return p, true
+	}
+	return sc.wire.readCurrent(dst, ref.off, int(ref.n))
+}
+
 // spillPayload appends p to stream st of connection sc in the spill file
 // and returns its offset, or payLost when the spill file failed.
 func (s *Store) spillPayload(sc *storedConn, st *spillStream, p []byte) int64 {
