@@ -16,17 +16,17 @@ type Reader struct {
 	memos  blockMemos
 	copied readCopy
 	// interleaved is set for a reader that goes from connection to
-	// connection (a sink replaying the log): a copy of the chunk around
-	// one payload would not serve the next, and copying it only costs.
+	// connection (a sink replaying the log): one copy of the bytes around
+	// a payload would not serve the next read, so it has none but those
+	// of long connections in copies, one each (see copyFor), and it
+	// reads blocks of records through the shared cache (see blockMemo).
 	interleaved bool
-	// copies are an interleaved reader's copies for long connections,
-	// one each (see copyFor).
-	copies  map[*storedConn]*readCopy
-	frame   decode.Frame
-	message decode.Message
-	payload []byte
-	frames  []int
-	close   decode.Close
+	copies      map[*storedConn]*readCopy
+	frame       decode.Frame
+	message     decode.Message
+	payload     []byte
+	frames      []int
+	close       decode.Close
 }
 
 // NewReader returns a reader of s.
