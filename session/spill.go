@@ -764,9 +764,11 @@ func (rc *readCopy) holds(p []byte) bool {
 }
 
 // readCopied returns the n bytes at off, appended to one of the streams
-// sts, through rc, for bytes that no longer change (a connection that
-// ended: payloads are written once, and the bytes of other streams a copy
-// may hold are never read through it). The bytes returned are rc's: valid
+// sts, through rc. Payloads are written once and never change, and the
+// bytes of other streams a copy may hold are never read through it; the
+// caller holds the lock of the streams' owner when it is still appending
+// (a connection going on), so that the end of its current extent is not
+// copied while it grows. The bytes returned are rc's: valid
 // until its next read. The second result is false when a copy cannot
 // hold them (more than copyRead bytes, or bytes that run into pages still
 // held in memory); readAt reads those.
