@@ -83,6 +83,49 @@ func TestRenderSameAsMembers(t *testing.T) {
 	}
 }
 
+// FuzzRenderSameAsMembers: for any frame and message, the fused writers
+// write what the member-by-member ones write.
+func FuzzRenderSameAsMembers(f *testing.F) {
+	f.Add(uint8(1), uint8(0x81), int64(163), uint64(136), 6, 3, int64(1779339600003256000), []byte("hello"), uint16(1000), "bye", uint8(0))
+	f.Add(uint8(0), uint8(0x42), int64(-1), uint64(1<<63), 14, -1, int64(0), []byte{0xff, 0, '"', '\\'}, uint16(0), "\u2028\x00", uint8(0xff))
+	f.Fuzz(func(t *testing.T, from, bits uint8, offset int64, length uint64, headerLen, message int, nanos int64, payload []byte, code uint16, reason string, flags uint8) {
+		at := time.Unix(0, nanos).UTC()
+		if flags&1 != 0 {
+			at = time.Time{}
+		}
+		fr := decode.Frame{From: decode.Side(from & 1), Time: at, Offset: offset, Fin: bits&0x80 != 0, Rsv: bits >> 4 & 7,
+			Opcode: decode.Opcode(bits & 0xf), Masked: flags&2 != 0, MaskKey: [4]byte{bits, from, byte(code), byte(code >> 8)},
+			Length: length, HeaderLen: headerLen, Message: message, Payload: payload}
+		m := decode.Message{From: fr.From, Time: at, LastTime: at.Add(time.Duration(offset & 0xffff)), Opcode: fr.Opcode,
+			Compressed: flags&4 != 0, Frames: []int{message, headerLen}[:1+int(flags>>3&1)], WireSize: offset, Size: int64(length >> 1),
+			Truncated: flags&16 != 0, Raw: flags&32 != 0, TextValid: flags&64 != 0, Payload: payload}
+		if flags&128 != 0 {
+			m.Close = &decode.Close{HasCode: code != 0, Code: code, Reason: reason}
+		}
+		render := func(write func(e *jw)) string {
+			var out strings.Builder
+			e := newJW(&out)
+			write(e)
+			if err := e.flush(); err != nil {
+				t.Fatal(err)
+			}
+			return out.String()
+		}
+		for _, withPayload := range []bool{false, true} {
+			got := render(func(e *jw) { writeFrameJSON(e, &fr, withPayload) })
+			want := render(func(e *jw) { referenceFrameJSON(e, &fr, withPayload) })
+			if got != want {
+				t.Fatalf("frame:\n got %s\nwant %s", got, want)
+			}
+		}
+		got := render(func(e *jw) { o := o1(e); messageFields(&o, &m); o.end() })
+		want := render(func(e *jw) { o := o1(e); referenceMessageFields(&o, &m); o.end() })
+		if got != want {
+			t.Fatalf("message:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
 func BenchmarkRenderFrame(b *testing.B) {
 	frames, _ := renderSamples()
 	e := newJW(io.Discard)
