@@ -875,10 +875,12 @@ func startTcpdump(t *testing.T, tcpdump, path string, ports ...string) *tcpdumpC
 	filter := "tcp port " + strings.Join(ports, " or tcp port ")
 	c := &tcpdumpCapture{path: path, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	// In immediate mode each packet takes a slot of the snapshot length
-	// in the kernel's ring: 64 KiB (loopback's MTU) and a 16 MiB buffer
-	// hold some 250 packets, where the defaults (256 KiB, 2 MiB) drop
-	// packets of a burst.
-	c.cmd = exec.Command(tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "65600", "-B", "16384", "-w", path, filter)
+	// in the kernel's ring: 64 KiB (loopback's MTU). The defaults (256
+	// KiB, 2 MiB) drop packets of a burst; 16 MiB (some 250 packets)
+	// still dropped 22 of a conversation's 392 on a loaded machine. 128
+	// MiB holds some 2,000: the whole conversation, however slowly
+	// tcpdump writes it out.
+	c.cmd = exec.Command(tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "65600", "-B", "131072", "-w", path, filter)
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
