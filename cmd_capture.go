@@ -102,6 +102,7 @@ func (j *job) capture(out *outputFlags, iface string, filter *capture.Filter, wr
 	if err := live.SetFilter(filter); err != nil {
 		return fmt.Errorf("putting the filter in the kernel: %w", err)
 	}
+	out.live = true
 	outs, err := j.openOutputs(out)
 	if err != nil {
 		return err

@@ -95,7 +95,7 @@ func writeFlag(path string) []outputPath {
 func (o *outputFlags) open(stdout io.Writer) (*outputs, error) {
 	// Without the terminal UI nothing browses the store once the outputs
 	// wrote a connection: it is let go.
-	store, err := session.NewStore(session.StoreOptions{SpillDir: o.spillDir, LetGo: !o.tui})
+	store, err := session.NewStore(session.StoreOptions{SpillDir: o.spillDir, LetGo: !o.tui, Live: o.live})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,10 @@ type outputFlags struct {
 	dump              bool
 	quiet             bool
 	// tui is set by settle when the terminal UI is to open.
-	tui           bool
+	tui bool
+	// live is set by the commands whose source cannot wait for the
+	// outputs (capture, proxy, demo): see session.StoreOptions.Live.
+	live          bool
 	color         string
 	redact        bool
 	redactHeaders []string

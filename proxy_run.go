@@ -32,6 +32,7 @@ func (j *job) startProxy(out *outputFlags, opts proxy.Options, pcapPath, keylogP
 		run.keylog = f
 		opts.KeyLog = f
 	}
+	out.live = true
 	outs, err := j.openOutputs(out)
 	if err != nil {
 		run.close(j)

@@ -32,6 +32,10 @@ type StoreOptions struct {
 	// afterwards is an error; its metadata, counts and problems stay.
 	// Sinks must follow the store before anything is recorded.
 	LetGo bool
+	// Live says the source cannot be held back for the sinks (a proxy, a
+	// capture on an interface; see Pace): fewer of the spill file's
+	// filled extents wait in memory to be written (see liveWriteBack).
+	Live bool
 }
 
 // Store keeps every connection the tap shows: its metadata, problems and
@@ -183,6 +187,9 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	}
 	// A store that lets connections go gives their disk space back too.
 	sp.reclaim = opts.LetGo
+	if opts.Live {
+		sp.maxWaiting = liveWriteBack
+	}
 	s := &Store{sp: sp, cache: newBlockCache(blockCacheBytes), changed: make(chan struct{}), letGo: opts.LetGo}
 	s.items = s.newLog(itemRecSize, &s.itemStream)
 	return s, nil

@@ -469,6 +469,35 @@ func TestReadWhileRecording(t *testing.T) {
 	}
 }
 
+// TestStoreLiveWritesBackSooner: a store for a live source keeps
+// liveWriteBack of filled extents waiting in memory, one for a file
+// writeBackBytes: the same 12 MiB of payloads are written back by the
+// first and wait in memory in the second.
+func TestStoreLiveWritesBackSooner(t *testing.T) {
+	payload := bytes.Repeat([]byte("a live connection's payload "), 1000)
+	for _, live := range []bool{false, true} {
+		s := testStoreWith(t, StoreOptions{Live: live, LetGo: true})
+		var st spillStream
+		for n := 0; n < 12<<20; n += len(payload) {
+			if _, err := s.sp.append(&st, payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.sp.flush(&st); err != nil {
+			t.Fatal(err)
+		}
+		s.sp.mu.Lock()
+		writes, waiting := s.sp.writes, s.sp.waitingBytes
+		s.sp.mu.Unlock()
+		switch {
+		case live && (writes == 0 || waiting > liveWriteBack):
+			t.Errorf("live: %d writes, %d bytes waiting; want writes and at most %d waiting", writes, waiting, liveWriteBack)
+		case !live && writes != 0:
+			t.Errorf("from a file: %d writes of 12 MiB, which should wait in memory", writes)
+		}
+	}
+}
+
 // TestStoreLog: the log says what happened in order, with the state at
 // the time, and wakes who waits for it.
 func TestStoreLog(t *testing.T) {
