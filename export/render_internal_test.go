@@ -34,6 +34,18 @@ func renderSamples() ([]decode.Frame, []decode.Message) {
 	return frames, messages
 }
 
+// renderString returns what write writes with a jw of its own.
+func renderString(t testing.TB, write func(e *jw)) string {
+	t.Helper()
+	var out strings.Builder
+	e := newJW(&out)
+	write(e)
+	if err := e.flush(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
 // TestRenderSameAsMembers checks the fused frame and message writers
 // against the member-by-member ones, also for a message object that
 // already has members (an NDJSON event) and one of many fragments.
@@ -45,15 +57,7 @@ func TestRenderSameAsMembers(t *testing.T) {
 		many.Frames[i] = 1<<20 + i
 	}
 	messages = append(messages, many)
-	render := func(write func(e *jw)) string {
-		var out strings.Builder
-		e := newJW(&out)
-		write(e)
-		if err := e.flush(); err != nil {
-			t.Fatal(err)
-		}
-		return out.String()
-	}
+	render := func(write func(e *jw)) string { return renderString(t, write) }
 	for i := range frames {
 		for _, payload := range []bool{false, true} {
 			got := render(func(e *jw) { writeFrameJSON(e, &frames[i], payload) })
@@ -102,15 +106,7 @@ func FuzzRenderSameAsMembers(f *testing.F) {
 		if flags&128 != 0 {
 			m.Close = &decode.Close{HasCode: code != 0, Code: code, Reason: reason}
 		}
-		render := func(write func(e *jw)) string {
-			var out strings.Builder
-			e := newJW(&out)
-			write(e)
-			if err := e.flush(); err != nil {
-				t.Fatal(err)
-			}
-			return out.String()
-		}
+		render := func(write func(e *jw)) string { return renderString(t, write) }
 		for _, withPayload := range []bool{false, true} {
 			got := render(func(e *jw) { writeFrameJSON(e, &fr, withPayload) })
 			want := render(func(e *jw) { referenceFrameJSON(e, &fr, withPayload) })
