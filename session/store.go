@@ -635,11 +635,16 @@ func (s *Store) Items() int {
 
 // Item returns item i of the log.
 func (s *Store) Item(i int) (Item, error) {
-	items, err := s.ItemsFrom(i, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Item{}, errSpillClosed
+	}
+	b, err := s.items.record(s.sp, s.cache, i, nil)
 	if err != nil {
 		return Item{}, err
 	}
-	return items[0], nil
+	return itemOf(b), nil
 }
 
 // ItemsFrom appends to dst the items of the log from i on, up to the end
@@ -658,9 +663,14 @@ func (s *Store) ItemsFrom(i int, dst []Item) ([]Item, error) {
 		return dst, err
 	}
 	for ; len(b) >= itemRecSize; b = b[itemRecSize:] {
-		dst = append(dst, Item{Conn: ConnID(getInt32(b[0:])), Index: int(getInt32(b[4:])), Kind: decode.EventKind(b[8]), State: decode.State(b[9])})
+		dst = append(dst, itemOf(b))
 	}
 	return dst, nil
+}
+
+// itemOf decodes the item record b (see logItem).
+func itemOf(b []byte) Item {
+	return Item{Conn: ConnID(getInt32(b[0:])), Index: int(getInt32(b[4:])), Kind: decode.EventKind(b[8]), State: decode.State(b[9])}
 }
 
 // WaitItems blocks until the log has more than n items, the store is
