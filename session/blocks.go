@@ -159,14 +159,14 @@ type blockMemo struct {
 	key  blockKey
 	data []byte
 	// own is the memo's own buffer, which blocks not in the shared cache
-	// are read into when private is set (a reader going through one
-	// connection in order): a long connection's export read thousands
-	// of blocks of 48 KiB into fresh memory, each zeroed first and then
-	// collected. A reader that goes from connection to connection
-	// (private not set) comes back to a block after reading others', and
-	// finds it in the cache.
-	own     []byte
-	private bool
+	// are read into (by a reader going through one connection in order):
+	// a long connection's export read thousands of blocks of 48 KiB into
+	// fresh memory, each zeroed first and then collected. shared is set
+	// for an interleaved reader, which goes from connection to
+	// connection, comes back to a block after reading others', and
+	// reads blocks through the cache to find them there.
+	own    []byte
+	shared bool
 }
 
 // forFrames, forMessages and forLists return the memo of one log, nil
@@ -216,7 +216,7 @@ func (l *recordLog) record(sp *spill, cache *blockCache, i int, memo *blockMemo)
 			n = (l.n % blockRecords) * l.size // a sealed last block
 		}
 		var err error
-		if memo != nil && memo.private {
+		if memo != nil && !memo.shared {
 			// A reader going through a connection that ended in
 			// order: the block is its alone (another reader takes
 			// other runs of records), and is not put in the cache.

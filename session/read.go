@@ -32,6 +32,14 @@ type Reader struct {
 // NewReader returns a reader of s.
 func (s *Store) NewReader() *Reader { return &Reader{s: s} }
 
+// newInterleavedReader returns a reader for going from connection to
+// connection (see Reader.interleaved).
+func (s *Store) newInterleavedReader() *Reader {
+	r := &Reader{s: s, interleaved: true}
+	r.memos.frames.shared, r.memos.messages.shared, r.memos.lists.shared = true, true, true
+	return r
+}
+
 // blockMemos are the blocks of records a reader read last, one per log
 // of a connection (see blockMemo).
 type blockMemos struct{ frames, messages, lists blockMemo }
@@ -45,9 +53,6 @@ func (r *Reader) open(id ConnID) (sc *storedConn, memos *blockMemos, unlock func
 		return nil, nil, nil, err
 	}
 	if sc.frozen.Load() {
-		r.memos.frames.private = !r.interleaved
-		r.memos.messages.private = !r.interleaved
-		r.memos.lists.private = !r.interleaved
 		return sc, &r.memos, func() {}, nil
 	}
 	sc.mu.Lock()

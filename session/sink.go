@@ -50,8 +50,8 @@ type Following struct {
 // FollowEvents starts following the store with an event sink.
 func (s *Store) FollowEvents(sink EventSink) *Following {
 	f := s.follow(sink.Flush)
-	r := &eventReplay{store: s, reader: s.NewReader(), sink: sink, conns: map[ConnID]*decode.Connection{}}
-	r.reader.interleaved = true // the log goes from connection to connection
+	// The log goes from connection to connection.
+	r := &eventReplay{store: s, reader: s.newInterleavedReader(), sink: sink, conns: map[ConnID]*decode.Connection{}}
 	go f.run(r.item)
 	return f
 }

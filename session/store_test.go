@@ -355,8 +355,7 @@ func TestInterleavedReaderUsesCache(t *testing.T) {
 	if n := cached(); n != before {
 		t.Errorf("a reader in order put %d blocks in the cache", n-before)
 	}
-	interleaved := s.NewReader()
-	interleaved.interleaved = true
+	interleaved := s.newInterleavedReader()
 	for i := range info.MessageCount {
 		for id := range ConnID(2) {
 			if _, err := interleaved.MessageHead(id, i); err != nil {
@@ -385,8 +384,7 @@ func TestInterleavedReaderLongConnections(t *testing.T) {
 		c.Feed(decode.Client, t0, []byte(upgrade))
 		c.Feed(decode.Server, t0, []byte(accepted))
 	}
-	r := s.NewReader()
-	r.interleaved = true
+	r := s.newInterleavedReader()
 	rng := rand.New(rand.NewPCG(8, 8))
 	check := func(id ConnID, i int) {
 		t.Helper()
@@ -436,8 +434,7 @@ func TestReadWhileRecording(t *testing.T) {
 	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test"})
 	c.Feed(decode.Client, t0, []byte(upgrade))
 	c.Feed(decode.Server, t0, []byte(accepted))
-	r := s.NewReader()
-	r.interleaved = true
+	r := s.newInterleavedReader()
 	rng := rand.New(rand.NewPCG(2, 2))
 	check := func() {
 		t.Helper()
