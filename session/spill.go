@@ -90,8 +90,12 @@ const (
 	// serves many of them.
 	spillChunk = 16 << 10
 	// maxFreeBytes bounds the buffers of forgotten extents kept for new
-	// ones.
-	maxFreeBytes = 4 << 20
+	// ones. A sink replaying the log lets short connections go a block of
+	// the log at a time, more than 4 MiB of extents at once: with 4 MiB,
+	// a third of the extents of a capture of short connections read with
+	// --ndjson were made fresh again moments after others were dropped
+	// (5,600 of 15,000), costing zeroing and collection (3-4% of the run).
+	maxFreeBytes = 16 << 20
 	// spillChunks is how many such chunks are cached (4 MiB).
 	spillChunks = 256
 )
