@@ -27,6 +27,13 @@ type Reader struct {
 	payload     []byte
 	frames      []int
 	close       decode.Close
+	// derivable is the message the frame read last said is derivable
+	// (see Derivable), when it did.
+	derivable struct {
+		id    ConnID
+		index int32
+		known bool
+	}
 }
 
 // NewReader returns a reader of s.
@@ -180,6 +187,8 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 		return nil, err
 	}
 	fr.frame(&r.frame)
+	r.derivable.known = fr.flags&flagDerivable != 0
+	r.derivable.id, r.derivable.index = id, fr.message
 	if limit == 0 {
 		// The head only: an imported frame's payload need not even be
 		// found in its message's.
@@ -317,7 +326,13 @@ func cut(ref payRef, limit int) payRef {
 // carry exactly its payload, one after the other: a message that is not
 // compressed (or could not be inflated) whose frames were all kept whole.
 // The JSON export then leaves the frames' payloads out.
+//
+// A frame of a message of one frame says whether it is: asked for the
+// message of the frame read last, that answers without a read.
 func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
+	if d := r.derivable; d.known && d.id == id && int(d.index) == i {
+		return true, nil
+	}
 	sc, memos, unlock, err := r.open(id)
 	if err != nil {
 		return false, err

@@ -65,7 +65,9 @@ const (
 	flagRaw        = 1 << 5
 	flagTextValid  = 1 << 6
 	flagListed     = 1 << 7
-	flagDerivable  = 1 << 15 // messages: see Reader.Derivable
+	// flagDerivable marks a message whose frames carry its payload (see
+	// Reader.Derivable), and the frame of such a message of one frame.
+	flagDerivable = 1 << 15
 	// The opcode takes bits 8-11, RSV bits 12-14.
 	opcodeShift = 8
 	rsvShift    = 12
@@ -144,6 +146,11 @@ func (r *frameRec) put(b []byte) {
 	binary.LittleEndian.PutUint16(b[44:], r.flags)
 	b[46] = r.headerLen
 	b[47] = 0
+}
+
+// markDerivable sets flagDerivable in the frame record b.
+func markDerivable(b []byte) {
+	binary.LittleEndian.PutUint16(b[44:], binary.LittleEndian.Uint16(b[44:])|flagDerivable)
 }
 
 func (r *frameRec) get(b []byte) {

@@ -239,6 +239,56 @@ func TestStoreKeepsWhatWasEmitted(t *testing.T) {
 		if got.State != decode.StateClosed || got.Close == nil || got.Close.Code != 1000 || !got.Ended {
 			t.Errorf("connection %s: state %s, close %+v", got.ID, got.State, got.Close)
 		}
+		checkFramesDerivable(t, s, got)
+	}
+}
+
+// checkFramesDerivable reads every frame of c as the JSON export does, its
+// head and then whether its message is derivable, and holds the answer
+// against a reader that reads the message's record. A frame of a derivable
+// message of one frame answers for it (see Reader.Derivable).
+func checkFramesDerivable(t *testing.T, s *Store, c *Conversation) {
+	t.Helper()
+	r := s.NewReader()
+	marked, derivable, not := 0, 0, 0
+	for i := range c.FrameCount {
+		f, err := r.FramePrefix(c.ConnID, i, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := f.Message
+		got, err := r.Derivable(c.ConnID, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.NewReader().Derivable(c.ConnID, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("connection %s frame %d: derivable %v after its head, %v from message %d's record", c.ID, i, got, want, m)
+		}
+		if want {
+			derivable++
+		} else {
+			not++
+		}
+		sc, _ := s.conn(c.ConnID)
+		sc.mu.Lock()
+		fr, err := s.frameRec(sc, i, nil)
+		sc.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.flags&flagDerivable != 0 {
+			marked++
+			if len(c.Messages[m].Frames) != 1 || !want {
+				t.Fatalf("connection %s frame %d marked derivable: message %d of %d frames, derivable %v", c.ID, i, m, len(c.Messages[m].Frames), want)
+			}
+		}
+	}
+	if marked == 0 || marked == derivable || not == 0 {
+		t.Errorf("connection %s: %d frames marked derivable, %d derivable, %d not: the test wants each kind", c.ID, marked, derivable, not)
 	}
 }
 
