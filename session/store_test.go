@@ -273,7 +273,10 @@ func checkFramesDerivable(t *testing.T, s *Store, c *Conversation) {
 		} else {
 			not++
 		}
-		sc, _ := s.conn(c.ConnID)
+		sc, err := s.conn(c.ConnID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sc.mu.Lock()
 		fr, err := s.frameRec(sc, i, nil)
 		sc.mu.Unlock()
