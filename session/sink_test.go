@@ -404,3 +404,54 @@ func TestSequencerRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestStepSet holds the Sequencer's set of steps done against a map: steps
+// added out of order and far ahead, taken out from the first on, with the
+// ring wrapped around when it grows.
+func TestStepSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	var set stepSet
+	model := map[int64]bool{}
+	first := int64(0)
+	grown := 0
+	for round := range 2000 {
+		// Steps ahead of first, mostly near it, now and then past the
+		// ring's end (a lane that ran ahead), which makes it grow
+		// wherever its head is.
+		for k := range rng.IntN(8) {
+			step := first + int64(rng.IntN(40))
+			if round%250 == 1 && k == 0 {
+				step = first + int64(len(set.ring)+rng.IntN(100))
+			}
+			if model[step] {
+				continue
+			}
+			model[step] = true
+			before, head := len(set.ring), set.head
+			set.add(step - first)
+			if len(set.ring) != before && head != 0 {
+				grown++ // from a wrapped ring
+			}
+		}
+		// Take out what is done from first on; now and then make first
+		// done to go on.
+		if rng.IntN(3) == 0 && !model[first] {
+			model[first] = true
+			set.add(0)
+		}
+		for {
+			took := set.takeFirst()
+			if took != model[first] {
+				t.Fatalf("round %d: step %d taken %v, in the set %v", round, first, took, model[first])
+			}
+			if !took {
+				break
+			}
+			delete(model, first)
+			first++
+		}
+	}
+	if grown < 3 || first < 1000 {
+		t.Fatalf("the test wants the ring grown from a wrapped head (%d times) and many steps taken (%d)", grown, first)
+	}
+}
