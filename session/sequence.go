@@ -77,8 +77,12 @@ func (s *stepSet) takeFirst() bool {
 // decodes, and the items they recorded that wait for earlier steps.
 type Lane struct {
 	q *Sequencer
-	// step is the step being decoded; only the lane's goroutine uses it.
-	step int64
+	// step is the step being decoded, and recorded the items its steps
+	// recorded since the last Done: only the lane's goroutine uses them.
+	// They join items, which commit takes from on any lane's goroutine,
+	// at Done, under one lock for the batch rather than one per item.
+	step     int64
+	recorded []pendingItem
 
 	mu    sync.Mutex
 	items []pendingItem
@@ -113,14 +117,19 @@ func (l *Lane) Begin(step int64) { l.step = step }
 // add keeps an item of connection sc, of the lane's current step, until
 // its turn.
 func (l *Lane) add(sc *storedConn, it Item) {
-	l.mu.Lock()
-	l.items = append(l.items, pendingItem{l.step, it, sc})
-	l.mu.Unlock()
+	l.recorded = append(l.recorded, pendingItem{l.step, it, sc})
 }
 
 // Done says that the lane decoded steps (in increasing order): the items
 // of every step before the first one not decoded yet go to the log.
 func (l *Lane) Done(steps []int64) {
+	if len(l.recorded) > 0 {
+		l.mu.Lock()
+		l.items = append(l.items, l.recorded...)
+		l.mu.Unlock()
+		clear(l.recorded) // their connections are not held here
+		l.recorded = l.recorded[:0]
+	}
 	q := l.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
