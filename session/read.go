@@ -27,12 +27,12 @@ type Reader struct {
 	payload     []byte
 	frames      []int
 	close       decode.Close
-	// derivable is the message the frame read last said is derivable
-	// (see Derivable), when it did.
+	// derivable is what the frame read last said of its message (see
+	// Derivable), when it was its one frame.
 	derivable struct {
-		id    ConnID
-		index int32
-		known bool
+		id        ConnID
+		index     int32
+		known, is bool
 	}
 }
 
@@ -187,7 +187,7 @@ func (r *Reader) readFrame(id ConnID, i, limit int) (*decode.Frame, error) {
 		return nil, err
 	}
 	fr.frame(&r.frame)
-	r.derivable.known = fr.flags&flagDerivable != 0
+	r.derivable.known, r.derivable.is = fr.flags&flagAlone != 0, fr.flags&flagDerivable != 0
 	r.derivable.id, r.derivable.index = id, fr.message
 	if limit == 0 {
 		// The head only: an imported frame's payload need not even be
@@ -327,11 +327,11 @@ func cut(ref payRef, limit int) payRef {
 // compressed (or could not be inflated) whose frames were all kept whole.
 // The JSON export then leaves the frames' payloads out.
 //
-// A frame of a message of one frame says whether it is: asked for the
+// The frame of a message of one frame says whether it is: asked for the
 // message of the frame read last, that answers without a read.
 func (r *Reader) Derivable(id ConnID, i int) (bool, error) {
 	if d := r.derivable; d.known && d.id == id && int(d.index) == i {
-		return true, nil
+		return d.is, nil
 	}
 	sc, memos, unlock, err := r.open(id)
 	if err != nil {

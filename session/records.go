@@ -66,8 +66,10 @@ const (
 	flagTextValid  = 1 << 6
 	flagListed     = 1 << 7
 	// flagDerivable marks a message whose frames carry its payload (see
-	// Reader.Derivable), and the frame of such a message of one frame.
+	// Reader.Derivable). flagAlone marks the frame of a message of one
+	// frame, whose flagDerivable then says the same of its message.
 	flagDerivable = 1 << 15
+	flagAlone     = 1 << 7 // frames: the message flags' flagListed
 	// The opcode takes bits 8-11, RSV bits 12-14.
 	opcodeShift = 8
 	rsvShift    = 12
@@ -148,9 +150,10 @@ func (r *frameRec) put(b []byte) {
 	b[47] = 0
 }
 
-// markDerivable sets flagDerivable in the frame record b.
-func markDerivable(b []byte) {
-	binary.LittleEndian.PutUint16(b[44:], binary.LittleEndian.Uint16(b[44:])|flagDerivable)
+// markAlone sets flagAlone in the frame record b, and flagDerivable when
+// derivable is set.
+func markAlone(b []byte, derivable bool) {
+	binary.LittleEndian.PutUint16(b[44:], binary.LittleEndian.Uint16(b[44:])|flagAlone|bit(derivable, flagDerivable))
 }
 
 func (r *frameRec) get(b []byte) {

@@ -579,15 +579,16 @@ func (s *Store) recordMessage(sc *storedConn, idx int, m *decode.Message) {
 		}
 	}
 	r := newMessageRec(m, pay, first, count, listed)
-	if derivable && total == len(m.Payload) {
+	derivable = derivable && total == len(m.Payload)
+	if derivable {
 		r.flags |= flagDerivable
-		if count == 1 {
-			// Its one frame says so too: the JSON export's list of
-			// frames, which asks for every frame, then need not read
-			// the message's record as well (a tenth of that list's
-			// reading on long connections).
-			s.fail(sc.frames.update(s.sp, s.cache, m.Frames[0], markDerivable))
-		}
+	}
+	if count == 1 {
+		// Its one frame says whether it is derivable too: the JSON
+		// export's list of frames, which asks for every frame, then
+		// need not read the message's record as well (on long
+		// connections, the records of every message read again).
+		s.fail(sc.frames.update(s.sp, s.cache, m.Frames[0], func(b []byte) { markAlone(b, derivable) }))
 	}
 	sc.messages.append(s.sp, r.put)
 }

@@ -245,12 +245,12 @@ func TestStoreKeepsWhatWasEmitted(t *testing.T) {
 
 // checkFramesDerivable reads every frame of c as the JSON export does, its
 // head and then whether its message is derivable, and holds the answer
-// against a reader that reads the message's record. A frame of a derivable
+// against a reader that reads the message's record. The frame of a
 // message of one frame answers for it (see Reader.Derivable).
 func checkFramesDerivable(t *testing.T, s *Store, c *Conversation) {
 	t.Helper()
 	r := s.NewReader()
-	marked, derivable, not := 0, 0, 0
+	marked, markedNot, derivable, not := 0, 0, 0, 0
 	for i := range c.FrameCount {
 		f, err := r.FramePrefix(c.ConnID, i, 0)
 		if err != nil {
@@ -283,15 +283,19 @@ func checkFramesDerivable(t *testing.T, s *Store, c *Conversation) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fr.flags&flagDerivable != 0 {
+		alone := len(c.Messages[m].Frames) == 1
+		if (fr.flags&flagAlone != 0) != alone || alone && (fr.flags&flagDerivable != 0) != want {
+			t.Fatalf("connection %s frame %d: flags %#x, message %d of %d frames, derivable %v", c.ID, i, fr.flags, m, len(c.Messages[m].Frames), want)
+		}
+		if alone {
 			marked++
-			if len(c.Messages[m].Frames) != 1 || !want {
-				t.Fatalf("connection %s frame %d marked derivable: message %d of %d frames, derivable %v", c.ID, i, m, len(c.Messages[m].Frames), want)
+			if !want {
+				markedNot++
 			}
 		}
 	}
-	if marked == 0 || marked == derivable || not == 0 {
-		t.Errorf("connection %s: %d frames marked derivable, %d derivable, %d not: the test wants each kind", c.ID, marked, derivable, not)
+	if marked == 0 || markedNot == 0 || marked == derivable+not || derivable == 0 || not == 0 {
+		t.Errorf("connection %s: %d frames alone in their message (%d of them not derivable), %d derivable, %d not: the test wants each kind", c.ID, marked, markedNot, derivable, not)
 	}
 }
 
