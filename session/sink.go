@@ -45,13 +45,15 @@ type Following struct {
 	err    error
 	// slot is its place in the store's progress.
 	slot int
+	// end, when set, is called when the sink stops, last.
+	end func() error
 }
 
 // FollowEvents starts following the store with an event sink.
 func (s *Store) FollowEvents(sink EventSink) *Following {
-	f := s.follow(sink.Flush)
-	// The log goes from connection to connection.
-	r := &eventReplay{store: s, reader: s.newInterleavedReader(), sink: sink, conns: map[ConnID]*decode.Connection{}}
+	r := newEventReplay(s, sink)
+	f := s.follow(r.flush)
+	f.end = r.stop
 	go f.run(r.item)
 	return f
 }
@@ -84,6 +86,11 @@ func (s *Store) follow(flush func() error) *Following {
 func (f *Following) run(handle func(Item) error) {
 	defer close(f.done)
 	defer func() {
+		if f.end != nil {
+			if err := f.end(); err != nil && f.err == nil {
+				f.err = err
+			}
+		}
 		if f.err != nil {
 			// Its connections are never let go: pacing would wait for
 			// ever.
@@ -176,66 +183,6 @@ func (f *Following) Finish() error {
 	f.finish()
 	<-f.done
 	return f.err
-}
-
-// eventReplay rebuilds decoder events from the log for an EventSink.
-type eventReplay struct {
-	store  *Store
-	reader *Reader
-	sink   EventSink
-	// conns are the metadata of the connections being replayed, fetched
-	// again when they change (opened, handshake, exchange, close, end).
-	conns map[ConnID]*decode.Connection
-}
-
-func (r *eventReplay) item(it Item) error {
-	c := r.conns[it.Conn]
-	if c == nil || it.Kind != decode.EventMessage && it.Kind != decode.EventProblem {
-		var info Info
-		var err error
-		if it.Kind == decode.EventHandshake {
-			info, err = r.store.Handshake(it.Conn, it.Index)
-		} else {
-			info, err = r.store.Info(it.Conn)
-		}
-		if err != nil {
-			return err
-		}
-		c = &info.Connection
-		r.conns[it.Conn] = c
-	}
-	c.State = it.State
-	e := decode.Event{Kind: it.Kind, Conn: c, Index: it.Index}
-	if it.Kind == decode.EventHandshake {
-		e.Index = 0 // as the decoder says: the index counts handshake copies here
-	}
-	switch it.Kind {
-	case decode.EventMessage:
-		m, err := r.reader.Message(it.Conn, it.Index)
-		if err != nil {
-			return err
-		}
-		e.Message = m
-		if m.Opcode == decode.OpClose {
-			// The close changed the connection's Close and state.
-			delete(r.conns, it.Conn)
-		}
-	case decode.EventProblem:
-		p, err := r.store.Problem(it.Conn, it.Index)
-		if err != nil {
-			return err
-		}
-		e.Problem = &p
-	case decode.EventExchange:
-		x, err := r.store.Exchange(it.Conn, it.Index)
-		if err != nil {
-			return err
-		}
-		e.Exchange = &x
-	case decode.EventClosed:
-		delete(r.conns, it.Conn)
-	}
-	return r.sink.Event(e)
 }
 
 // Problem returns problem i of connection id.

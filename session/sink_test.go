@@ -1,10 +1,12 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -453,5 +455,135 @@ func TestStepSet(t *testing.T) {
 	}
 	if grown < 3 || first < 1000 {
 		t.Fatalf("the test wants the ring grown from a wrapped head (%d times) and many steps taken (%d)", grown, first)
+	}
+}
+
+// copyingSink keeps a copy of every message event as it got it, with the
+// connection's state then.
+type copyingSink struct {
+	msgs   []decode.Message
+	states []decode.State
+	kinds  []decode.EventKind
+}
+
+func (c *copyingSink) Event(e decode.Event) error {
+	c.kinds = append(c.kinds, e.Kind)
+	if e.Kind != decode.EventMessage {
+		return nil
+	}
+	m := *e.Message
+	m.Payload = bytes.Clone(m.Payload)
+	m.Frames = slices.Clone(m.Frames)
+	if m.Close != nil {
+		cl := *m.Close
+		m.Close = &cl
+	}
+	c.msgs = append(c.msgs, m)
+	c.states = append(c.states, e.Conn.State)
+	return nil
+}
+
+func (c *copyingSink) Flush() error { return nil }
+
+// TestReplayPipe: the events an event sink gets through the replay's pipe
+// (see replayPipe) are those the decoder emitted, payloads, frames and
+// closes included, over many batches, with payloads larger than a batch's
+// arena, and the events other than messages in their places.
+func TestReplayPipe(t *testing.T) {
+	s := testStore(t)
+	var obs observed
+	tap := NewTap(s, TapOptions{Observe: obs.listen})
+	sink := &copyingSink{}
+	f := s.FollowEvents(sink)
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0})
+	rng := rand.New(rand.NewPCG(8, 8))
+	c.Feed(decode.Client, t0, []byte(upgrade))
+	c.Feed(decode.Server, t0, []byte(accepted))
+	at := t0
+	for i := range 4000 {
+		at = at.Add(time.Millisecond)
+		n := rng.IntN(400)
+		if i%1000 == 999 {
+			n = pipeArena + 1000 + i // larger than an arena
+		}
+		p := make([]byte, n)
+		for j := range p {
+			p[j] = 'a' + byte(rng.IntN(26))
+		}
+		c.Feed(decode.Server, at, frame(decode.OpText, true, 0, nil, p))
+	}
+	c.Feed(decode.Client, at, frame(decode.OpClose, true, 0, &testKey, []byte("\x03\xe8bye")))
+	c.Feed(decode.Server, at, frame(decode.OpClose, true, 0, nil, []byte("\x03\xe8")))
+	c.End(at)
+	if err := f.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	want := obs.conns[c.conn.ID]
+	if len(sink.msgs) != len(want.Messages) || len(want.Messages) != 4002 {
+		t.Fatalf("the sink got %d messages, the decoder emitted %d", len(sink.msgs), len(want.Messages))
+	}
+	for i, m := range sink.msgs {
+		w := want.Messages[i]
+		if !bytes.Equal(m.Payload, w.Payload) || !slices.Equal(m.Frames, w.Frames) || m.Size != w.Size || !m.Time.Equal(w.Time) ||
+			(m.Close == nil) != (w.Close == nil) || m.Close != nil && (m.Close.Code != w.Close.Code || m.Close.Reason != w.Close.Reason) {
+			t.Fatalf("message %d: got %d bytes, frames %v, close %+v; want %d bytes, frames %v, close %+v",
+				i, len(m.Payload), m.Frames, m.Close, len(w.Payload), w.Frames, w.Close)
+		}
+	}
+	if sink.states[0] != decode.StateOpen || sink.states[len(sink.states)-1] == decode.StateOpen {
+		t.Errorf("states %s ... %s: the connection's state as each message was recorded", sink.states[0], sink.states[len(sink.states)-1])
+	}
+	if sink.kinds[0] != decode.EventOpened || sink.kinds[len(sink.kinds)-1] != decode.EventClosed {
+		t.Errorf("first event %s, last %s", sink.kinds[0], sink.kinds[len(sink.kinds)-1])
+	}
+}
+
+// gatedSink is a copyingSink whose first event waits for open.
+type gatedSink struct {
+	copyingSink
+	open chan struct{}
+}
+
+func (g *gatedSink) Event(e decode.Event) error {
+	<-g.open
+	return g.copyingSink.Event(e)
+}
+
+// TestReplayPipeEventsStay: what an event in the replay's pipe points to
+// does not change while it waits to be rendered, also when the replay
+// went on past the connection's close meanwhile: each message comes with
+// the state the connection had when it was recorded.
+func TestReplayPipeEventsStay(t *testing.T) {
+	s := testStore(t)
+	sink := &gatedSink{open: make(chan struct{})}
+	f := s.FollowEvents(sink)
+	tap := NewTap(s, TapOptions{})
+	c := tap.Open(&decode.Connection{ID: tap.NextID(), Source: "test", Opened: t0})
+	c.Feed(decode.Client, t0, []byte(upgrade))
+	c.Feed(decode.Server, t0, []byte(accepted))
+	const msgs = 300 // the whole log fits in the pipe
+	for i := range msgs {
+		c.Feed(decode.Server, t0, frame(decode.OpText, true, 0, nil, fmt.Appendf(nil, "message %d", i)))
+	}
+	c.Feed(decode.Client, t0, frame(decode.OpClose, true, 0, &testKey, []byte("\x03\xe8bye")))
+	c.Feed(decode.Server, t0, frame(decode.OpClose, true, 0, nil, []byte("\x03\xe8")))
+	c.End(t0)
+	// Let the replay read the whole log into its pipe, past the close,
+	// while the sink holds the first event.
+	time.Sleep(20 * followBatch)
+	close(sink.open)
+	if err := f.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.msgs) != msgs+2 {
+		t.Fatalf("%d messages", len(sink.msgs))
+	}
+	for i, m := range sink.msgs[:msgs] {
+		if sink.states[i] != decode.StateOpen || string(m.Payload) != fmt.Sprintf("message %d", i) {
+			t.Fatalf("message %d: %q with the connection %s", i, m.Payload, sink.states[i])
+		}
+	}
+	if sink.states[msgs+1] == decode.StateOpen {
+		t.Errorf("the connection is still open at the close's answer")
 	}
 }
