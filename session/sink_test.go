@@ -471,14 +471,7 @@ func (c *copyingSink) Event(e decode.Event) error {
 	if e.Kind != decode.EventMessage {
 		return nil
 	}
-	m := *e.Message
-	m.Payload = bytes.Clone(m.Payload)
-	m.Frames = slices.Clone(m.Frames)
-	if m.Close != nil {
-		cl := *m.Close
-		m.Close = &cl
-	}
-	c.msgs = append(c.msgs, m)
+	c.msgs = append(c.msgs, *copyEvent(e).Message)
 	c.states = append(c.states, e.Conn.State)
 	return nil
 }
