@@ -201,7 +201,10 @@ func (p *replayPipe) render() {
 }
 
 func (b *replayBatch) reset() {
-	clear(b.events) // what they point to is not held here
+	// What they point to is not held here: a payload larger than the
+	// arena has memory of its own, which would stay until overwritten.
+	clear(b.events)
+	clear(b.msgs)
 	b.events, b.msgs, b.arena, b.frames = b.events[:0], b.msgs[:0], b.arena[:0], b.frames[:0]
 }
 

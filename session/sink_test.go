@@ -580,3 +580,34 @@ func TestReplayPipeEventsStay(t *testing.T) {
 		t.Errorf("the connection is still open at the close's answer")
 	}
 }
+
+// TestReplayPipeLetsGo: a batch the renderer is done with holds nothing of
+// its events, so that a payload too large for the arena, copied to memory
+// of its own, is not kept until its place is used again.
+func TestReplayPipeLetsGo(t *testing.T) {
+	p := newReplayPipe(&copyingSink{})
+	c := &decode.Connection{ID: "1"}
+	big := &decode.Message{Opcode: decode.OpBinary, Payload: make([]byte, 2*pipeArena), Frames: []int{0}}
+	if err := p.add(decode.Event{Kind: decode.EventMessage, Conn: c, Message: big}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	for range pipeBatches - 1 {
+		b := <-p.free
+		for i, m := range b.msgs[:cap(b.msgs)] {
+			if m.Payload != nil || m.Frames != nil {
+				t.Fatalf("a rendered batch still holds message %d's payload (%d bytes)", i, len(m.Payload))
+			}
+		}
+		for i, e := range b.events[:cap(b.events)] {
+			if e.Conn != nil || e.Message != nil {
+				t.Fatalf("a rendered batch still holds event %d", i)
+			}
+		}
+	}
+}
