@@ -224,17 +224,21 @@ func (p *replayPipe) add(e decode.Event) error {
 		b = p.cur
 	}
 	if m := e.Message; m != nil {
-		copied := *m
-		if pay <= pipeArena {
+		copied := *m // a nil payload or list of frames stays nil
+		switch {
+		case m.Payload == nil:
+		case pay <= pipeArena:
 			at := len(b.arena)
 			b.arena = append(b.arena, m.Payload...)
 			copied.Payload = b.arena[at:len(b.arena):len(b.arena)]
-		} else {
+		default:
 			copied.Payload = append([]byte(nil), m.Payload...)
 		}
-		at := len(b.frames)
-		b.frames = append(b.frames, m.Frames...)
-		copied.Frames = b.frames[at:len(b.frames):len(b.frames)]
+		if m.Frames != nil {
+			at := len(b.frames)
+			b.frames = append(b.frames, m.Frames...)
+			copied.Frames = b.frames[at:len(b.frames):len(b.frames)]
+		}
 		if m.Close != nil {
 			cl := *m.Close
 			copied.Close = &cl
