@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // previewBytes is how much of a payload a dump line shows as text, and
@@ -97,6 +98,37 @@ func NewDumper(w io.Writer, opts Options) *Dumper {
 // variable is set (https://no-color.org). With color off the output holds
 // no escape byte at all.
 func (d *Dumper) SetColor(on bool) { d.color = on }
+
+// NewRenderer returns a renderer of the lines d writes, for rendering
+// events on the goroutine that decodes them (see session.RenderingSink).
+// What a line says of its connection (the header line shown once, the
+// counts of the close line) is kept per connection, so a renderer given
+// all the events of some connections, in order, renders their lines as d
+// would.
+func (d *Dumper) NewRenderer() session.Renderer {
+	return &DumpRenderer{d: Dumper{redact: d.redact, color: d.color, conns: make(map[string]*dumpConn)}}
+}
+
+// WriteRendered writes lines a renderer of d rendered, as they are.
+func (d *Dumper) WriteRendered(b []byte) error {
+	if _, err := d.w.Write(b); err != nil {
+		return fmt.Errorf("writing the dump: %w", err)
+	}
+	return nil
+}
+
+// DumpRenderer renders dump lines into bytes of the caller's. It is not
+// safe for concurrent use.
+type DumpRenderer struct{ d Dumper }
+
+// Render appends the lines of e, if it has any, to b.
+func (r *DumpRenderer) Render(b []byte, e decode.Event) []byte {
+	r.d.buf = b
+	r.d.Event(e) // no writer: nothing to fail
+	b = r.d.buf
+	r.d.buf = nil
+	return b
+}
 
 // Flush writes out the buffered lines.
 func (d *Dumper) Flush() error {
@@ -260,9 +292,12 @@ func sgr(s style) string {
 
 const sgrReset = "\x1b[0m"
 
-// begin starts a line in d.buf.
+// begin starts a line in d.buf (after what it holds, when rendering: see
+// NewRenderer).
 func (d *Dumper) begin(s style) {
-	d.buf = d.buf[:0]
+	if d.w != nil {
+		d.buf = d.buf[:0]
+	}
 	if d.color {
 		d.buf = append(d.buf, sgr(s)...)
 	}
@@ -276,6 +311,9 @@ func (d *Dumper) end() error {
 		d.buf = append(d.buf, sgrReset...)
 	}
 	d.buf = append(d.buf, '\n')
+	if d.w == nil {
+		return nil // rendering: the line stays in d.buf
+	}
 	if _, err := d.w.Write(d.buf); err != nil {
 		return fmt.Errorf("writing the dump: %w", err)
 	}
@@ -774,3 +812,5 @@ func appendHexPreview(b []byte, p []byte) []byte {
 	}
 	return b
 }
+
+var _ session.RenderingSink = (*Dumper)(nil)

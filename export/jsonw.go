@@ -51,9 +51,10 @@ func newJW(w io.Writer) *jw {
 
 // spill writes the buffer out once it holds spillSize bytes. Every writing
 // method calls it last, so the buffer never holds much more than one
-// value past spillSize.
+// value past spillSize. A jw without a writer (rendering into the
+// caller's bytes, see NDJSONWriter.NewRenderer) never writes out.
 func (e *jw) spill() {
-	if len(e.out) >= spillSize {
+	if len(e.out) >= spillSize && e.w != nil {
 		e.writeOut()
 	}
 }

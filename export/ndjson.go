@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/wstap/wstap/decode"
+	"github.com/wstap/wstap/session"
 )
 
 // NDJSONWriter writes one JSON object per line for each event as it
@@ -102,3 +103,36 @@ func (n *NDJSONWriter) Flush() error {
 	}
 	return nil
 }
+
+// NewRenderer returns a renderer of the lines n writes, for rendering
+// events on the goroutine that decodes them (see session.RenderingSink):
+// the line of an event is a function of the event alone.
+func (n *NDJSONWriter) NewRenderer() session.Renderer {
+	return &NDJSONRenderer{w: NDJSONWriter{e: &jw{}, opts: n.opts}}
+}
+
+// WriteRendered writes lines a renderer of n rendered, as they are.
+func (n *NDJSONWriter) WriteRendered(b []byte) error {
+	e := n.e
+	e.out = append(e.out, b...)
+	e.spill()
+	if e.err != nil {
+		return fmt.Errorf("writing the NDJSON stream: %w", e.err)
+	}
+	return nil
+}
+
+// NDJSONRenderer renders NDJSON lines into bytes of the caller's. It is
+// not safe for concurrent use.
+type NDJSONRenderer struct{ w NDJSONWriter }
+
+// Render appends the line of e, if it has one, to b.
+func (r *NDJSONRenderer) Render(b []byte, e decode.Event) []byte {
+	r.w.e.out = b
+	r.w.Event(e) // no writer: nothing to fail
+	b = r.w.e.out
+	r.w.e.out = nil
+	return b
+}
+
+var _ session.RenderingSink = (*NDJSONWriter)(nil)

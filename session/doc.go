@@ -34,5 +34,9 @@
 // for sinks that lag (Store.Pace) rather than spilling what they are
 // about to read. A source that decodes on several goroutines can put the
 // log in the order of its steps with a Sequencer, so that what streaming
-// sinks write is the same every run.
+// sinks write is the same every run. A streaming sink that can render an
+// event apart from itself (RenderingSink) has a Sequencer's events
+// rendered on its lanes, from the decoder's events while they are in the
+// CPU's caches, and written in the log's order; other events are rebuilt
+// from the store.
 package session

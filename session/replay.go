@@ -36,6 +36,14 @@ func newEventReplay(s *Store, sink EventSink) *eventReplay {
 	}
 }
 
+// rendered hands the sink what a lane rendered for an item, in its turn.
+func (r *eventReplay) rendered(p rendered) error {
+	if len(p.b) == 0 {
+		return nil
+	}
+	return r.pipe.addRendered(p)
+}
+
 func (r *eventReplay) item(it Item) error {
 	e, err := r.event(it)
 	if err != nil {
@@ -131,7 +139,9 @@ const (
 // events and rendering the earlier ones go on side by side.
 type replayPipe struct {
 	sink EventSink
-	cur  *replayBatch
+	// rendering is the sink as a RenderingSink, if it is one.
+	rendering RenderingSink
+	cur       *replayBatch
 	// full carries batches to the renderer, free brings them back;
 	// synced answers a nil batch on full once all before it were
 	// rendered (see wait).
@@ -145,21 +155,27 @@ type replayPipe struct {
 }
 
 // replayBatch is events and what they point to that the store's reader
-// would reuse: messages, their payloads and lists of frames.
+// would reuse: messages, their payloads and lists of frames. An entry
+// of events whose Conn is nil stands for the next of rendered, bytes a
+// lane rendered for the sink (see RenderingSink), which never change and
+// are not copied.
 type replayBatch struct {
-	events []decode.Event
-	msgs   []decode.Message
-	arena  []byte
-	frames []int
+	events   []decode.Event
+	rendered []rendered
+	msgs     []decode.Message
+	arena    []byte
+	frames   []int
 }
 
 func newReplayPipe(sink EventSink) *replayPipe {
+	rs, _ := sink.(RenderingSink)
 	p := &replayPipe{
-		sink:   sink,
-		full:   make(chan *replayBatch, pipeBatches),
-		free:   make(chan *replayBatch, pipeBatches),
-		synced: make(chan struct{}),
-		done:   make(chan struct{}),
+		sink:      sink,
+		rendering: rs,
+		full:      make(chan *replayBatch, pipeBatches),
+		free:      make(chan *replayBatch, pipeBatches),
+		synced:    make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	for range pipeBatches - 1 {
 		p.free <- newReplayBatch()
@@ -186,11 +202,20 @@ func (p *replayPipe) render() {
 			p.synced <- struct{}{}
 			continue
 		}
+		raw := b.rendered
 		for i := range b.events {
 			if p.err != nil {
 				break
 			}
-			if err := p.sink.Event(b.events[i]); err != nil {
+			var err error
+			if b.events[i].Conn == nil {
+				err = p.rendering.WriteRendered(raw[0].b)
+				raw[0].written()
+				raw = raw[1:]
+			} else {
+				err = p.sink.Event(b.events[i])
+			}
+			if err != nil {
 				p.err = err
 				p.failed.Store(true)
 			}
@@ -205,7 +230,9 @@ func (b *replayBatch) reset() {
 	// arena has memory of its own, which would stay until overwritten.
 	clear(b.events)
 	clear(b.msgs)
+	clear(b.rendered)
 	b.events, b.msgs, b.arena, b.frames = b.events[:0], b.msgs[:0], b.arena[:0], b.frames[:0]
+	b.rendered = b.rendered[:0]
 }
 
 // add copies e into the batch being filled, handing the batch over first
@@ -247,6 +274,21 @@ func (p *replayPipe) add(e decode.Event) error {
 		e.Message = &b.msgs[len(b.msgs)-1]
 	}
 	b.events = append(b.events, e)
+	return nil
+}
+
+// addRendered adds bytes a lane rendered for the sink, after the events
+// added before.
+func (p *replayPipe) addRendered(raw rendered) error {
+	if p.failed.Load() {
+		return p.sinkErr()
+	}
+	if len(p.cur.events) == cap(p.cur.events) {
+		p.handOver()
+	}
+	b := p.cur
+	b.events = append(b.events, decode.Event{})
+	b.rendered = append(b.rendered, raw)
 	return nil
 }
 

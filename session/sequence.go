@@ -1,6 +1,10 @@
 package session
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/wstap/wstap/decode"
+)
 
 // A source that decodes connections on several goroutines (a capture read
 // with workers) records each connection's events as they come, so the
@@ -20,6 +24,9 @@ import "sync"
 type Sequencer struct {
 	store *Store
 	lanes []*Lane
+	// hot are the rendering sinks that followed the store when the
+	// Sequencer was made: its lanes render the events for them.
+	hot []hotSink
 
 	mu sync.Mutex
 	// next is the first step not decoded yet, and done the steps decoded
@@ -83,6 +90,9 @@ type Lane struct {
 	// at Done, under one lock for the batch rather than one per item.
 	step     int64
 	recorded []pendingItem
+	// renderers render the items' events for the Sequencer's hot sinks
+	// (only the lane's goroutine uses them).
+	renderers []laneRenderer
 
 	mu    sync.Mutex
 	items []pendingItem
@@ -95,14 +105,23 @@ type pendingItem struct {
 	step int64
 	it   Item
 	sc   *storedConn
+	// hot is what the event rendered to for each of the Sequencer's hot
+	// sinks.
+	hot [maxHot]rendered
 }
 
 // Sequencer returns a sequencer with lanes lanes, for steps numbered from
 // 0 up without a gap.
 func (t *Tap) Sequencer(lanes int) *Sequencer {
 	q := &Sequencer{store: t.store, heads: make([][]pendingItem, lanes), at: make([]int, lanes)}
+	q.hot = t.store.hotSinks()
+	q.hot = q.hot[:min(len(q.hot), maxHot)]
 	for range lanes {
-		q.lanes = append(q.lanes, &Lane{q: q})
+		l := &Lane{q: q}
+		for _, h := range q.hot {
+			l.renderers = append(l.renderers, newLaneRenderer(h.sink.NewRenderer()))
+		}
+		q.lanes = append(q.lanes, l)
 	}
 	return q
 }
@@ -115,9 +134,13 @@ func (q *Sequencer) Lane(i int) *Lane { return q.lanes[i] }
 func (l *Lane) Begin(step int64) { l.step = step }
 
 // add keeps an item of connection sc, of the lane's current step, until
-// its turn.
-func (l *Lane) add(sc *storedConn, it Item) {
-	l.recorded = append(l.recorded, pendingItem{l.step, it, sc})
+// its turn, with what its event e renders to for the hot sinks.
+func (l *Lane) add(sc *storedConn, it Item, e decode.Event) {
+	p := pendingItem{step: l.step, it: it, sc: sc}
+	for i := range l.renderers {
+		p.hot[i] = l.renderers[i].render(e)
+	}
+	l.recorded = append(l.recorded, p)
 }
 
 // Done says that the lane decoded steps (in increasing order): the items
@@ -179,7 +202,13 @@ func (q *Sequencer) commit() {
 		at[pick]++
 	}
 	if len(q.merged) > 0 {
-		q.store.logItems(q.merged)
+		// The hot sinks' queues live in memory: a sink that fell behind
+		// holds the decoding back (which, a file's, waits for the sinks
+		// anyway: see Pace), rather than the queue growing.
+		for _, h := range q.hot {
+			h.queue.waitRoom()
+		}
+		q.store.logItems(q.merged, q.hot)
 	}
 	// The buffers do not hold the connections until they are used again.
 	for i := range heads {
@@ -190,12 +219,17 @@ func (q *Sequencer) commit() {
 
 // logItems appends items to the log, giving their connections a place in
 // the list first when they have none (see Sequencer), and wakes who waits
-// for them.
-func (s *Store) logItems(items []pendingItem) {
+// for them. The renderings of the items for the hot sinks go into their
+// queues first, so that a follower finds an item's there once it sees
+// the item.
+func (s *Store) logItems(items []pendingItem, hot []hotSink) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
+	}
+	for i, h := range hot {
+		h.queue.push(s.items.n, items, i)
 	}
 	for _, li := range items {
 		if li.sc.id < 0 {

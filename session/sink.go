@@ -19,8 +19,9 @@ const followBatch = 10 * time.Millisecond
 
 // EventSink is a sink that wants the conversation as decoder events, in
 // the order they were recorded: the dump and the NDJSON stream. Its
-// events are rebuilt from the store; what they point to is valid only
-// during the call, as a decoder's are.
+// events are rebuilt from the store (or rendered on a Sequencer's lanes,
+// see RenderingSink); what they point to is valid only during the call,
+// as a decoder's are.
 type EventSink interface {
 	Event(e decode.Event) error
 	Flush() error
@@ -49,12 +50,33 @@ type Following struct {
 	end func() error
 }
 
-// FollowEvents starts following the store with an event sink.
+// FollowEvents starts following the store with an event sink. A
+// RenderingSink has the events of the Sequencers made from then on
+// rendered on their lanes (see RenderingSink); the others' events, and
+// every event of other sinks, are rebuilt from the store.
 func (s *Store) FollowEvents(sink EventSink) *Following {
 	r := newEventReplay(s, sink)
 	f := s.follow(r.flush)
 	f.end = r.stop
-	go f.run(r.item)
+	rs, ok := sink.(RenderingSink)
+	if !ok {
+		go f.run(func(_ int, it Item) error { return r.item(it) })
+		return f
+	}
+	h := hotSink{sink: rs, queue: newHotQueue()}
+	s.mu.Lock()
+	s.hot = append(s.hot, h)
+	s.mu.Unlock()
+	f.end = func() error {
+		h.queue.stop() // no lane waits for it any more
+		return r.stop()
+	}
+	go f.run(func(pos int, it Item) error {
+		if b, ok := h.queue.take(pos); ok {
+			return r.rendered(b)
+		}
+		return r.item(it)
+	})
 	return f
 }
 
@@ -62,7 +84,7 @@ func (s *Store) FollowEvents(sink EventSink) *Following {
 // given each connection when its closed item is reached.
 func (s *Store) FollowConns(sink ConnSink) *Following {
 	f := s.follow(sink.Flush)
-	go f.run(func(it Item) error {
+	go f.run(func(_ int, it Item) error {
 		if it.Kind != decode.EventClosed {
 			return nil
 		}
@@ -83,7 +105,7 @@ func (s *Store) follow(flush func() error) *Following {
 // flushing on a timer, until Finish, and then up to the end of the log.
 // What it handled is flushed at most flushEvery later, also when nothing
 // more comes.
-func (f *Following) run(handle func(Item) error) {
+func (f *Following) run(handle func(pos int, it Item) error) {
 	defer close(f.done)
 	defer func() {
 		if f.end != nil {
@@ -122,7 +144,7 @@ func (f *Following) run(handle func(Item) error) {
 				return
 			}
 			for _, it := range batch {
-				if err := handle(it); err != nil {
+				if err := handle(next, it); err != nil {
 					f.err = err
 					return
 				}

@@ -372,7 +372,7 @@ func TestSequencerRandom(t *testing.T) {
 					lane.Begin(int64(k))
 					for j := range n[k] {
 						// Index carries the item's number in its step.
-						lane.add(scs[owner[k]], Item{Kind: decode.EventMessage, Index: j})
+						lane.add(scs[owner[k]], Item{Kind: decode.EventMessage, Index: j}, decode.Event{})
 					}
 					batch = append(batch, int64(k))
 					if lrng.IntN(4) == 0 {

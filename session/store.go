@@ -94,6 +94,9 @@ type Store struct {
 	// Pace); unpaced is set when a sink stopped, and pacing with it.
 	endedBytes atomic.Int64
 	unpaced    atomic.Bool
+	// hot are the sinks following the store that a Sequencer's lanes
+	// render for (see RenderingSink).
+	hot []hotSink
 }
 
 // paceBytes is how much of the payloads of connections that ended may wait
@@ -379,6 +382,7 @@ func copyClose(c *decode.Close) *decode.Close {
 // lane, the log's item waits there for its turn (see Sequencer); the
 // item's connection is sc's place in the list when it is logged.
 func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, imported bool, lane *Lane) {
+	index := e.Index // a handshake's is the store's count of them
 	sc.mu.Lock()
 	if sc.frozen.Load() && e.Kind != decode.EventProblem {
 		// Nothing follows a connection's end but problems (a decoder
@@ -440,17 +444,17 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 	case decode.EventHandshake:
 		sc.snapshot(e.Conn, false)
 		sc.handshakes = append(sc.handshakes, handshakeCopy{copyRequest(e.Conn.Request), copyResponse(e.Conn.Response)})
-		e.Index = len(sc.handshakes) - 1
+		index = len(sc.handshakes) - 1
 	default: // opened
 		sc.snapshot(e.Conn, false)
 	}
 	sc.mu.Unlock()
-	it := Item{Kind: e.Kind, Index: e.Index, State: state}
+	it := Item{Kind: e.Kind, Index: index, State: state}
 	if lane != nil {
-		lane.add(sc, it)
+		lane.add(sc, it, e)
 		return
 	}
-	s.logItems([]pendingItem{{it: it, sc: sc}})
+	s.logItems([]pendingItem{{it: it, sc: sc}}, nil)
 }
 
 // recordFrame appends a frame record; its retained payload goes to the
