@@ -232,10 +232,12 @@ func (lr *laneRenderer) render(e decode.Event) rendered {
 	return rendered{b: out} // it outgrew the chunk: memory of its own
 }
 
-// hotSinks returns the rendering sinks following the store, for a new
-// Sequencer's lanes.
-func (s *Store) hotSinks() []hotSink {
+// hotSinks returns the rendering sinks following the store that a new
+// Sequencer's lanes render for, and whether they are all the sinks
+// following a store that lets connections go (see Sequencer.unkept).
+func (s *Store) hotSinks() (hot []hotSink, all bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]hotSink(nil), s.hot...)
+	hot = append(hot, s.hot[:min(len(s.hot), maxHot)]...)
+	return hot, s.letGo && len(hot) == s.followers
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +99,8 @@ func TestHotQueueHoldsLanesBack(t *testing.T) {
 	const n = 4 * hotQueueBytes / lineBytes
 	done, most := laneProducer(t, s, n)
 	<-sink.blocked
-	q := s.hotSinks()[0].queue
+	hot, _ := s.hotSinks()
+	q := hot[0].queue
 	full := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !full; time.Sleep(time.Millisecond) {
 		q.mu.Lock()
@@ -148,5 +151,66 @@ func TestHotSinkFailureLetsLanesGo(t *testing.T) {
 	}
 	if err := f.Finish(); !errors.Is(err, broken) {
 		t.Fatalf("Finish returned %v, want the sink's error", err)
+	}
+}
+
+// TestUnkeptOnLanes: in a store that lets connections go, followed only by
+// sinks that render on the lanes, the connections decoded there keep no
+// frames, messages or exchanges (the spill file reserves nothing for
+// them), while the totals still count every message and problem; a sink
+// that reads connections from the store gets them whole.
+func TestUnkeptOnLanes(t *testing.T) {
+	run := func(withConnSink bool) (reserved int64, totals Totals, messages, problems int, lines int, whole []*Conversation) {
+		s := testStoreWith(t, StoreOptions{LetGo: true})
+		var counted struct {
+			sync.Mutex
+			messages, problems int
+		}
+		tap := NewTap(s, TapOptions{Observe: func(e decode.Event) {
+			counted.Lock()
+			defer counted.Unlock()
+			switch e.Kind {
+			case decode.EventMessage:
+				counted.messages++
+			case decode.EventProblem:
+				counted.problems++
+			}
+		}})
+		sink := &lineSink{}
+		followers := []*Following{s.FollowEvents(sink)}
+		ws := &wholeSink{}
+		if withConnSink {
+			followers = append(followers, s.FollowConns(ws))
+		}
+		onLanes(tap, []int64{0, 1, 2, 3}, func(k int, c *Conn) {
+			conversation(c, rand.New(rand.NewPCG(uint64(k), 5)), 300)
+		})
+		for _, f := range followers {
+			if err := f.Finish(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s.sp.size(), s.Totals(), counted.messages, counted.problems, sink.out.Len() / lineBytes, ws.got
+	}
+	reserved, totals, messages, problems, lines, _ := run(false)
+	keptReserved, keptTotals, _, _, keptLines, whole := run(true)
+	if totals.Messages != int64(messages) || totals.Problems != int64(problems) || totals.Connections != 4 {
+		t.Errorf("without records kept the totals are %+v, want 4 connections, %d messages and %d problems", totals, messages, problems)
+	}
+	if keptTotals != totals || lines != keptLines || lines < messages {
+		t.Errorf("with a connection sink: totals %+v and %d lines, without: %+v and %d lines", keptTotals, keptLines, totals, lines)
+	}
+	if reserved*100 > keptReserved {
+		t.Errorf("the spill file reserved %d bytes without a connection sink, %d with one: the records were kept", reserved, keptReserved)
+	}
+	if len(whole) != 4 {
+		t.Fatalf("the connection sink got %d connections, want 4", len(whole))
+	}
+	got := 0
+	for _, c := range whole {
+		got += len(c.Messages)
+	}
+	if got != messages {
+		t.Errorf("the connection sink read %d messages, want %d", got, messages)
 	}
 }

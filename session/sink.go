@@ -242,7 +242,7 @@ func (s *Store) Totals() Totals {
 			t.add(1, sc.letGoMessages, sc.letGoProblems, sc.letGoErrors)
 		} else {
 			problems, errors := sc.problemCounts()
-			t.add(1, sc.messages.n, problems, errors)
+			t.add(1, sc.messages.n+sc.unkeptMessages, problems, errors)
 		}
 		sc.mu.Unlock()
 	}

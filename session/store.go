@@ -30,7 +30,10 @@ type StoreOptions struct {
 	// that a proxy left running spills no more than the connections it
 	// still keeps. Reading such a connection's frames or messages
 	// afterwards is an error; its metadata, counts and problems stay.
-	// Sinks must follow the store before anything is recorded.
+	// Sinks must follow the store before anything is recorded. When every
+	// sink renders on a Sequencer's lanes (RenderingSink), the
+	// connections decoded there keep no frames, messages or exchanges at
+	// all: nobody would read them (see Sequencer.unkept).
 	LetGo bool
 	// Live says the source cannot be held back for the sinks (a proxy, a
 	// capture on an interface; see Pace): fewer of the spill file's
@@ -134,6 +137,11 @@ type storedConn struct {
 	// letGoMessages, letGoProblems and letGoErrors are its count of
 	// messages and what problemCounts said when it was let go.
 	letGoMessages, letGoProblems, letGoErrors int
+	// unkept is set for a connection whose frames, messages and exchanges
+	// are not kept (see Sequencer.unkept); unkeptMessages counts its
+	// messages. Its metadata, handshakes and problems are.
+	unkept         bool
+	unkeptMessages int
 	// connRecords is all the rest; once let go, the store's released,
 	// which is empty and never changes.
 	*connRecords
@@ -407,7 +415,9 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 	}
 	switch e.Kind {
 	case decode.EventFrame:
-		s.recordFrame(sc, e.Frame, imported)
+		if !sc.unkept {
+			s.recordFrame(sc, e.Frame, imported)
+		}
 		sc.meta.LastSeen, sc.meta.Bytes = e.Conn.LastSeen, e.Conn.Bytes
 		sc.mu.Unlock()
 		// Frames are not in the log, and wake nobody: views read them by
@@ -415,7 +425,11 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 		// frame's message, and follows soon).
 		return
 	case decode.EventMessage:
-		s.recordMessage(sc, e.Index, e.Message)
+		if sc.unkept {
+			sc.unkeptMessages++
+		} else {
+			s.recordMessage(sc, e.Index, e.Message)
+		}
 		if e.Message.Opcode == decode.OpClose {
 			sc.snapshot(e.Conn, false)
 		}
@@ -423,7 +437,9 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 	case decode.EventProblem:
 		sc.problems = append(sc.problems, *e.Problem)
 	case decode.EventExchange:
-		s.recordExchange(sc, e.Exchange)
+		if !sc.unkept {
+			s.recordExchange(sc, e.Exchange)
+		}
 	case decode.EventClosed:
 		sc.snapshot(e.Conn, true)
 		for _, l := range []*recordLog{&sc.frames, &sc.messages, &sc.lists} {
@@ -852,7 +868,7 @@ func (s *Store) Pace(ctx context.Context, handOver func()) {
 func (s *Store) release(sc *storedConn) {
 	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
-	sc.letGoMessages = sc.messages.n
+	sc.letGoMessages = sc.messages.n + sc.unkeptMessages
 	sc.letGoProblems, sc.letGoErrors = problems, errors
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)

@@ -300,6 +300,7 @@ func (c *Conn) show() {
 			// Its place in the list comes with its first item in the
 			// log, in the order of the steps (Sequencer).
 			c.stored = s.newConn(c.conn, "")
+			c.stored.unkept = c.lane.q.unkept
 		} else {
 			_, c.stored = s.add(c.conn, "")
 		}
