@@ -31,8 +31,8 @@ type Sequencer struct {
 	// and it lets connections go (StoreOptions.LetGo, which nothing
 	// browses afterwards): nobody will read the frames, messages and
 	// exchanges of the connections decoded on the lanes, and they are
-	// not kept. The dump or NDJSON of a capture of 600,000 messages took
-	// 0.4 s less CPU of 3.2 s.
+	// not kept. The NDJSON of a capture of 600,000 messages took 2.3 s
+	// of CPU instead of 3.1, its dump 2.0 s instead of 2.9.
 	unkept bool
 
 	mu sync.Mutex
