@@ -144,3 +144,104 @@ func TestStoreReclaimsLog(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillPass: blocks passed while in memory are never written when
+// their extent is passed whole (it is forgotten, and leaves the
+// write-back budget), and punched out when their extent is written with
+// others not yet passed, which read back unchanged.
+func TestSpillPass(t *testing.T) {
+	sp, err := newSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	sp.reclaim = true
+	const block = blockRecords * itemRecSize
+	var log spillStream
+	appendBlocks := func(n int) (offs []int64, blocks [][]byte) {
+		for i := range n {
+			b := bytes.Repeat([]byte{byte(len(offs) + i + 1)}, block)
+			off, err := sp.append(&log, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offs, blocks = append(offs, off), append(blocks, b)
+		}
+		return offs, blocks
+	}
+	// Passed whole: never written.
+	offs, _ := appendBlocks(20)
+	if err := sp.flush(&log); err != nil {
+		t.Fatal(err)
+	}
+	sp.mu.Lock()
+	waiting := sp.waitingBytes
+	sp.mu.Unlock()
+	for _, off := range offs {
+		if !sp.pass(off, block) {
+			t.Fatalf("the block at %d, in memory, was not taken as passed", off)
+		}
+	}
+	sp.mu.Lock()
+	left, writes := sp.waitingBytes, sp.writes
+	sp.mu.Unlock()
+	if waiting < 20*block || left != 0 || writes != 0 {
+		t.Fatalf("%d bytes waited, %d wait after passing them all, %d writes: want 0 and 0", waiting, left, writes)
+	}
+	if got := allocated(t, sp); got != 0 {
+		t.Errorf("%d bytes on disk for a log passed whole in memory", got)
+	}
+	// Passed while being filled: forgotten once filled.
+	offs, _ = appendBlocks(3)
+	for _, off := range offs {
+		if !sp.pass(off, block) {
+			t.Fatalf("the block at %d, in memory, was not taken as passed", off)
+		}
+	}
+	if err := sp.flush(&log); err != nil {
+		t.Fatal(err)
+	}
+	sp.mu.Lock()
+	left = sp.waitingBytes
+	sp.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d bytes wait after an extent passed while being filled was filled", left)
+	}
+	// Partly passed, then written: the passed part goes (two extents
+	// whole, and two blocks of a third), the rest stays.
+	const passed = 12
+	offs, blocks := appendBlocks(20)
+	if err := sp.flush(&log); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range offs[:passed] {
+		if !sp.pass(off, block) {
+			t.Fatalf("the block at %d, in memory, was not taken as passed", off)
+		}
+	}
+	sp.mu.Lock()
+	sp.maxWaiting = 0
+	err = sp.writeBack() // releases mu
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, off := range offs {
+		if i < passed {
+			// Its extent may have been forgotten whole before the write,
+			// or punched after it: a hole either way.
+			if !isHole(t, sp, off, block) {
+				t.Errorf("passed block %d (at %d) is on disk", i, off)
+			}
+			continue
+		}
+		if got, err := sp.readAt(nil, off, block); err != nil || !bytes.Equal(got, blocks[i]) {
+			t.Fatalf("block %d, not passed, reads back wrong (%v)", i, err)
+		}
+		if sp.pass(off, block) {
+			t.Errorf("block %d, written, was taken as passed in memory", i)
+		}
+	}
+	if sp.writes == 0 {
+		t.Fatal("nothing was written")
+	}
+}

@@ -173,6 +173,11 @@ type extent struct {
 	// dropped is set when its stream was let go while it was being
 	// written: it is forgotten once written.
 	dropped bool
+	// passed counts its bytes nobody reads again (see pass), and
+	// passedSpans are their whole pages, to punch out if it is written
+	// before all of them were passed.
+	passed      int
+	passedSpans []fileSpan
 }
 
 // spillStream is one writer's sequence of extents. The zero value is a
@@ -421,7 +426,7 @@ func (s *spill) writeBack() error {
 }
 
 // retire ends stream st's extent, which then waits to be written, or is
-// dropped when empty; the caller holds mu.
+// dropped when empty or passed whole; the caller holds mu.
 func (s *spill) retire(st *spillStream) {
 	e := st.cur
 	if e == nil {
@@ -429,11 +434,39 @@ func (s *spill) retire(st *spillStream) {
 	}
 	st.cur = nil
 	s.activeBytes -= cap(e.data)
-	if len(e.data) == 0 {
+	if len(e.data) == 0 || e.passed == len(e.data) {
 		s.forget(e)
 		return
 	}
 	s.await(e)
+}
+
+// pass says that nobody reads the n bytes at off again: blocks of the
+// store's log every sink passed. When they are in an extent still in
+// memory, filled or being filled, it reports true, and an extent passed
+// whole is forgotten without ever being written: the log of a run with
+// sinks that keep up never reaches the disk, and does not fill the
+// write-back budget while it waits. Otherwise (written, or being written)
+// it reports false, and the caller punches the bytes out once written
+// (see writtenSpan).
+func (s *spill) pass(off int64, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.pages[off/spillPage]
+	if e == nil || e.writing || e.recent != nil || off < e.start || off+int64(n) > e.start+int64(len(e.data)) {
+		return false
+	}
+	e.passed += n
+	if span := (fileSpan{(off + spillPage - 1) / spillPage * spillPage, (off + int64(n)) / spillPage * spillPage}); span.end > span.start {
+		e.passedSpans = append(e.passedSpans, span)
+	}
+	if e.passed == len(e.data) && e.wait != nil {
+		s.waiting.Remove(e.wait)
+		e.wait = nil
+		s.waitingBytes -= cap(e.data)
+		s.forget(e)
+	}
+	return true
 }
 
 // write writes an extent that waited to the file, then keeps it among the
@@ -462,7 +495,11 @@ func (s *spill) write(e *extent) error {
 		}
 		return err
 	}
-	defer s.mu.Unlock()
+	var passed []fileSpan
+	defer func() {
+		s.mu.Unlock()
+		s.punch(passed)
+	}()
 	if err != nil {
 		// Its bytes are not in the file: it stays in memory, where they
 		// are read. Nothing is appended after a write error, so what
@@ -472,6 +509,8 @@ func (s *spill) write(e *extent) error {
 	if s.reclaim && e.owner != nil {
 		e.owner.wrote(e.start, cap(e.data))
 	}
+	// Written before all of it was passed: what was, goes now.
+	passed, e.passedSpans = e.passedSpans, nil
 	e.recent = s.recent.PushFront(e)
 	s.recentBytes += cap(e.data)
 	for s.recentBytes > recentBytes {

@@ -801,6 +801,9 @@ func (s *Store) passed(slot, n int) {
 		if off == payLost {
 			continue // kept in memory, where it stays
 		}
+		if s.sp.pass(off, blockRecords*itemRecSize) {
+			continue // in memory: never written, or punched once written
+		}
 		span, ok := s.sp.writtenSpan(off, blockRecords*itemRecSize)
 		if !ok {
 			s.logPending = append(s.logPending, b)
