@@ -95,9 +95,8 @@ func (h *hotQueue) waitRoom() {
 	h.mu.Unlock()
 }
 
-// push adds the renderings for sink i of items, the log's items from pos
-// on.
-func (h *hotQueue) push(pos int, items []pendingItem, i int) {
+// push adds the renderings for sink i of the log's items from pos on.
+func (h *hotQueue) push(pos int, rendered []renderings, i int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.dead {
@@ -110,8 +109,8 @@ func (h *hotQueue) push(pos int, items []pendingItem, i int) {
 		clear(h.entries[n:])
 		h.entries, h.head = h.entries[:n], 0
 	}
-	for k := range items {
-		p := items[k].hot[i]
+	for k := range rendered {
+		p := rendered[k][i]
 		h.entries = append(h.entries, hotEntry{pos + k, p})
 		h.size += len(p.b) + hotEntryBytes
 	}

@@ -470,7 +470,7 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 		lane.add(sc, it, e)
 		return
 	}
-	s.logItems([]pendingItem{{it: it, sc: sc}}, nil)
+	s.logItems([]pendingItem{{it: it, sc: sc}}, nil, nil)
 }
 
 // recordFrame appends a frame record; its retained payload goes to the
