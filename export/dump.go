@@ -106,7 +106,7 @@ func (d *Dumper) SetColor(on bool) { d.color = on }
 // all the events of some connections, in order, renders their lines as d
 // would.
 func (d *Dumper) NewRenderer() session.Renderer {
-	return &DumpRenderer{d: Dumper{redact: d.redact, color: d.color, conns: make(map[string]*dumpConn)}}
+	return &dumpRenderer{d: Dumper{redact: d.redact, color: d.color, conns: make(map[string]*dumpConn)}}
 }
 
 // WriteRendered writes lines a renderer of d rendered, as they are.
@@ -117,12 +117,12 @@ func (d *Dumper) WriteRendered(b []byte) error {
 	return nil
 }
 
-// DumpRenderer renders dump lines into bytes of the caller's. It is not
+// dumpRenderer renders dump lines into bytes of the caller's. It is not
 // safe for concurrent use.
-type DumpRenderer struct{ d Dumper }
+type dumpRenderer struct{ d Dumper }
 
 // Render appends the lines of e, if it has any, to b.
-func (r *DumpRenderer) Render(b []byte, e decode.Event) []byte {
+func (r *dumpRenderer) Render(b []byte, e decode.Event) []byte {
 	r.d.buf = b
 	r.d.Event(e) // no writer: nothing to fail
 	b = r.d.buf

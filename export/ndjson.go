@@ -108,7 +108,7 @@ func (n *NDJSONWriter) Flush() error {
 // events on the goroutine that decodes them (see session.RenderingSink):
 // the line of an event is a function of the event alone.
 func (n *NDJSONWriter) NewRenderer() session.Renderer {
-	return &NDJSONRenderer{w: NDJSONWriter{e: &jw{}, opts: n.opts}}
+	return &ndjsonRenderer{w: NDJSONWriter{e: &jw{}, opts: n.opts}}
 }
 
 // WriteRendered writes lines a renderer of n rendered, as they are.
@@ -122,12 +122,12 @@ func (n *NDJSONWriter) WriteRendered(b []byte) error {
 	return nil
 }
 
-// NDJSONRenderer renders NDJSON lines into bytes of the caller's. It is
+// ndjsonRenderer renders NDJSON lines into bytes of the caller's. It is
 // not safe for concurrent use.
-type NDJSONRenderer struct{ w NDJSONWriter }
+type ndjsonRenderer struct{ w NDJSONWriter }
 
 // Render appends the line of e, if it has one, to b.
-func (r *NDJSONRenderer) Render(b []byte, e decode.Event) []byte {
+func (r *ndjsonRenderer) Render(b []byte, e decode.Event) []byte {
 	r.w.e.out = b
 	r.w.Event(e) // no writer: nothing to fail
 	b = r.w.e.out

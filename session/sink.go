@@ -57,9 +57,9 @@ type Following struct {
 func (s *Store) FollowEvents(sink EventSink) *Following {
 	r := newEventReplay(s, sink)
 	f := s.follow(r.flush)
-	f.end = r.stop
 	rs, ok := sink.(RenderingSink)
 	if !ok {
+		f.end = r.stop
 		go f.run(func(_ int, it Item) error { return r.item(it) })
 		return f
 	}
@@ -242,7 +242,7 @@ func (s *Store) Totals() Totals {
 			t.add(1, sc.letGoMessages, sc.letGoProblems, sc.letGoErrors)
 		} else {
 			problems, errors := sc.problemCounts()
-			t.add(1, sc.messages.n+sc.unkeptMessages, problems, errors)
+			t.add(1, sc.messageCount(), problems, errors)
 		}
 		sc.mu.Unlock()
 	}

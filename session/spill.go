@@ -457,7 +457,7 @@ func (s *spill) pass(off int64, n int) bool {
 		return false
 	}
 	e.passed += n
-	if span := (fileSpan{(off + spillPage - 1) / spillPage * spillPage, (off + int64(n)) / spillPage * spillPage}); span.end > span.start {
+	if span := wholePages(off, n); span.end > span.start {
 		e.passedSpans = append(e.passedSpans, span)
 	}
 	if e.passed == len(e.data) && e.wait != nil {
@@ -566,13 +566,19 @@ func (s *spill) punch(spans []fileSpan) {
 func (s *spill) writtenSpan(off int64, n int) (fileSpan, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	span := fileSpan{(off + spillPage - 1) / spillPage * spillPage, (off + int64(n)) / spillPage * spillPage}
+	span := wholePages(off, n)
 	for p := off / spillPage; p*spillPage < off+int64(n); p++ {
 		if e := s.pages[p]; e != nil && (e.recent == nil || e.writing) {
 			return span, false
 		}
 	}
 	return span, span.end > span.start
+}
+
+// wholePages is the span of the pages wholly inside the n bytes at off:
+// those that can be punched out (empty when there are none).
+func wholePages(off int64, n int) fileSpan {
+	return fileSpan{(off + spillPage - 1) / spillPage * spillPage, (off + int64(n)) / spillPage * spillPage}
 }
 
 // draining stops punching: the file is read out and closed next, and

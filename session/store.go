@@ -473,6 +473,10 @@ func (s *Store) record(sc *storedConn, e decode.Event, state decode.State, impor
 	s.logItems([]pendingItem{{it: it, sc: sc}}, nil, nil)
 }
 
+// messageCount is how many messages sc recorded, kept or not; the
+// caller holds sc.mu.
+func (sc *storedConn) messageCount() int { return sc.messages.n + sc.unkeptMessages }
+
 // recordFrame appends a frame record; its retained payload goes to the
 // spill file, unless it is to be cut from its message's (an import that
 // left it out).
@@ -871,7 +875,7 @@ func (s *Store) Pace(ctx context.Context, handOver func()) {
 func (s *Store) release(sc *storedConn) {
 	problems, errors := sc.problemCounts()
 	sc.gone.Store(true)
-	sc.letGoMessages = sc.messages.n + sc.unkeptMessages
+	sc.letGoMessages = sc.messageCount()
 	sc.letGoProblems, sc.letGoErrors = problems, errors
 	s.endedBytes.Add(-sc.bytes)
 	s.sp.letGo(&sc.stream)
